@@ -1,0 +1,3 @@
+from insightd.cli import main
+
+main()

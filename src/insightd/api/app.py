@@ -1,0 +1,74 @@
+"""The application factory: the one place where settings, store and routes come together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+from insightd import __version__
+from insightd.api.errors import install_error_handlers
+from insightd.api.middleware import APIConventions
+from insightd.api.rendering import ok
+from insightd.api.routes import dashboards, insights, tags
+from insightd.settings import Settings
+from insightd.state import AppState
+
+PROJECT_ROUTERS = (insights.router, dashboards.router, tags.router)
+
+
+def _unique_id(prefix: str) -> Any:
+    def generate(route: APIRoute) -> str:
+        method = sorted(route.methods)[0].lower()
+        return f"{prefix}_{route.name}_{method}_{'_'.join(route.tags) if route.tags else 'root'}"
+
+    return generate
+
+
+def create_app(settings: Settings | None = None, *, state: AppState | None = None) -> FastAPI:
+    """Build insightd. ``settings`` default to the environment; ``state`` lets tests share a store."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = state is None
+        app.state.insightd = state or AppState.open(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.insightd.close()
+
+    app = FastAPI(
+        title="insightd",
+        version=__version__,
+        description="A self-hosted server that speaks PostHog's Insights API. "
+        "Authenticate with a personal API key: `Authorization: Bearer phx_…`.",
+        openapi_url="/api/schema/",
+        docs_url="/api/docs/",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    if state is not None:
+        app.state.insightd = state
+    install_error_handlers(app)
+    for prefix, name in (("/api/projects/{project_id}", "projects"), ("/api/environments/{project_id}", "environments")):
+        for router in PROJECT_ROUTERS:
+            app.include_router(router, prefix=prefix, generate_unique_id_function=_unique_id(name))
+    app.include_router(_service_router())
+    app.add_middleware(APIConventions)
+    return app
+
+
+def _service_router() -> APIRouter:
+    router = APIRouter(tags=["service"])
+
+    @router.get("/_health", summary="Liveness check")
+    async def health() -> Response:
+        return ok({"status": "ok", "version": __version__})
+
+    return router

@@ -1,0 +1,88 @@
+"""Request dependencies: the app's services and the authorised actor of a request."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from insightd.auth.ratelimit import retry_after
+from insightd.errors import NotAuthenticated, NotFound, Throttled
+from insightd.services.access import authenticate_key, project_for, require_scope
+from insightd.services.context import Actor
+from insightd.state import AppState
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.insightd
+    return state
+
+
+State = Annotated[AppState, Depends(app_state)]
+
+
+async def _credential(request: Request) -> tuple[str, str] | None:
+    """PostHog's order: Authorization Bearer header, then a body field, then a query parameter."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() == "bearer" and token and not token.startswith("pha_"):
+            return token, "header"
+    if request.method in ("POST", "PUT", "PATCH"):
+        body = await request.body()
+        if body and b"personal_api_key" in body:
+            try:
+                data: Any = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("personal_api_key"), str):
+                return data["personal_api_key"], "body"
+    token = request.query_params.get("personal_api_key")
+    if token:
+        return token, "query"
+    return None
+
+
+def authorized(scope: str | None, *, throttle: bool = False) -> Callable[..., Awaitable[Actor]]:
+    """A dependency that authenticates, checks ``scope`` and project access, and rate-limits."""
+
+    async def dependency(
+        request: Request, state: State, project_id: Annotated[str, Path(description="Project id")]
+    ) -> Actor:
+        credential = await _credential(request)
+        if credential is None:
+            raise NotAuthenticated()
+        if not project_id.isdigit() or len(project_id) > 18:
+            raise NotFound()
+
+        def check() -> Actor:
+            with state.db.read() as session:
+                principal = authenticate_key(session, *credential)
+                require_scope(principal, scope)
+                project = project_for(session, principal, int(project_id))
+                if throttle:
+                    wait = state.rate_limiter.hit(principal.key_hash)
+                    if wait is not None:
+                        raise Throttled(retry_after(wait))
+                return Actor(project=project, user=principal.user)
+
+        actor = await run_in_threadpool(check)
+        request.state.actor = actor
+        return actor
+
+    return dependency
+
+
+def actor_dependency(scope: str | None, *, throttle: bool = False) -> Any:
+    return Annotated[Actor, Depends(authorized(scope, throttle=throttle))]
+
+
+InsightRead = actor_dependency("insight:read", throttle=True)
+InsightWrite = actor_dependency("insight:write", throttle=True)
+DashboardRead = actor_dependency("dashboard:read")
+DashboardWrite = actor_dependency("dashboard:write")
+ActivityRead = actor_dependency("activity_log:read", throttle=True)

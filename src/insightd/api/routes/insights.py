@@ -1,0 +1,113 @@
+"""``/api/projects/{project_id}/insights/``: the insight resource and its collection actions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request
+from starlette.responses import Response
+
+from insightd.api.deps import ActivityRead, InsightRead, InsightWrite, State
+from insightd.api.pagination import limit_offset, page
+from insightd.api.rendering import NegotiatedRoute, empty, ok
+from insightd.api.schemas import InsightWrite as InsightBody
+from insightd.services.activity import list_activity
+from insightd.services.context import Actor
+from insightd.services.insight_list import list_insights
+from insightd.services.insights import create_insight, find_insight, update_insight
+from insightd.services.representations import serialize_insights
+
+router = APIRouter(route_class=NegotiatedRoute, tags=["insights"])
+ACTIVITY_PAGE = 10
+
+
+@router.get("/insights/", summary="List insights")
+def list_(request: Request, state: State, actor: InsightRead) -> Response:
+    limit, offset = limit_offset(request)
+    params = dict(request.query_params)
+    basic = params.get("basic", "").lower() in ("true", "1", "yes")
+    with state.db.read() as session:
+        result = list_insights(session, actor, params, limit, offset)
+        items = serialize_insights(
+            session, result.insights, basic=basic, last_viewed=result.last_viewed, timezone=actor.project.timezone
+        )
+    for item in items:
+        if item["id"] in result.match_types:
+            item["search_match_type"] = result.match_types[item["id"]]
+    return ok(page(request, result.count, items, limit, offset))
+
+
+@router.post("/insights/", status_code=201, summary="Create an insight")
+def create(state: State, actor: InsightWrite, body: Annotated[InsightBody, Body()]) -> Response:
+    with state.db.write() as session:
+        insight = create_insight(session, actor, body.changes())
+        (item,) = serialize_insights(session, [insight], timezone=actor.project.timezone)
+    return ok(item, status_code=201)
+
+
+def _activity(request: Request, state: State, actor: Actor, item_id: str | None) -> Response:
+    limit = ACTIVITY_PAGE
+    try:
+        limit = max(1, int(request.query_params.get("limit", ACTIVITY_PAGE)))
+        page_number = max(1, int(request.query_params.get("page", 1)))
+    except ValueError:
+        page_number = 1
+    with state.db.read() as session:
+        if item_id is not None:
+            item_id = str(find_insight(session, actor.project_id, item_id, include_deleted=True).id)
+        total, results = list_activity(session, actor.project_id, "Insight", item_id, limit, (page_number - 1) * limit)
+
+    def link(number: int) -> str:
+        return str(request.url.include_query_params(page=number, limit=limit))
+
+    return ok(
+        {
+            "results": results,
+            "next": link(page_number + 1) if page_number * limit < total else None,
+            "previous": link(page_number - 1) if page_number > 1 else None,
+            "total_count": total,
+        }
+    )
+
+
+@router.get("/insights/activity/", summary="Activity log of the project's insights")
+def activity(request: Request, state: State, actor: ActivityRead) -> Response:
+    return _activity(request, state, actor, None)
+
+
+@router.get("/insights/{lookup}/activity/", summary="Activity log of one insight")
+def insight_activity(request: Request, state: State, actor: ActivityRead, lookup: str) -> Response:
+    return _activity(request, state, actor, lookup)
+
+
+@router.get("/insights/{lookup}/", summary="Retrieve an insight by id or short_id")
+def retrieve(state: State, actor: InsightRead, lookup: str) -> Response:
+    with state.db.read() as session:
+        insight = find_insight(session, actor.project_id, lookup)
+        (item,) = serialize_insights(session, [insight], timezone=actor.project.timezone)
+    return ok(item)
+
+
+def _update(state: State, actor: InsightWrite, lookup: str, body: InsightBody) -> Response:
+    with state.db.write() as session:
+        insight = update_insight(session, actor, lookup, body.changes())
+        (item,) = serialize_insights(session, [insight], timezone=actor.project.timezone)
+    return ok(item)
+
+
+@router.patch("/insights/{lookup}/", summary="Update some fields; `deleted` soft-deletes or restores")
+def partial_update(
+    state: State, actor: InsightWrite, lookup: str, body: Annotated[InsightBody | None, Body()] = None
+) -> Response:
+    return _update(state, actor, lookup, body or InsightBody())
+
+
+@router.put("/insights/{lookup}/", summary="Update an insight")
+def update(state: State, actor: InsightWrite, lookup: str, body: Annotated[InsightBody, Body()]) -> Response:
+    return _update(state, actor, lookup, body)
+
+
+@router.delete("/insights/{lookup}/", status_code=405, summary="Not allowed: PATCH `deleted: true` instead")
+async def destroy(actor: InsightWrite, lookup: str) -> Response:
+    return empty(405)
+

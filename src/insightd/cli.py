@@ -1,0 +1,173 @@
+"""The ``insightd`` command line. Every command takes ``--data-dir``; the first one run on an
+empty data directory creates the default organization, project 1 and ``admin@localhost``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from insightd.auth.scopes import InvalidScope, parse_scopes
+from insightd.errors import InsightdError
+from insightd.services import accounts
+from insightd.settings import Settings
+from insightd.state import AppState
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def data_dir_option(func: F) -> F:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Data directory (default: $INSIGHTD_DATA_DIR, else ./.insightd).",
+    )(func)
+
+
+def load_settings(data_dir: Path | None, **overrides: Any) -> Settings:
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"INSIGHTD_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid configuration: {problems}") from exc
+
+
+@contextmanager
+def store(data_dir: Path | None) -> Iterator[Session]:
+    """A write transaction on the (migrated, bootstrapped) metadata store."""
+    state = AppState.open(load_settings(data_dir))
+    try:
+        with state.db.write() as session:
+            yield session
+    except InsightdError as exc:
+        raise click.ClickException(exc.detail) from exc
+    finally:
+        state.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="insightd")
+def main() -> None:
+    """insightd: PostHog's Insights API, self-hosted."""
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--print-key/--no-print-key", default=False, help="Create and print a personal API key for admin@localhost.")
+def serve(data_dir: Path | None, host: str, port: int, print_key: bool) -> None:
+    """Apply migrations, then serve the API."""
+    import uvicorn
+
+    from insightd.api.app import create_app
+
+    settings = load_settings(data_dir)
+    state = AppState.open(settings)
+    if print_key:
+        with state.db.write() as session:
+            admin = accounts.user_by_email(session, accounts.DEFAULT_ADMIN_EMAIL)
+            created = accounts.create_personal_api_key(session, admin, label="make serve")
+        click.echo(f"Personal API key for {accounts.DEFAULT_ADMIN_EMAIL}: {created.value}")
+        click.echo(f"Try: curl -H 'Authorization: Bearer {created.value}' http://{host}:{port}/api/projects/1/insights/")
+    app = create_app(settings, state=state)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=os.environ.get("INSIGHTD_LOG_LEVEL", "info"))
+    finally:
+        state.close()
+
+
+@main.command()
+@data_dir_option
+def migrate(data_dir: Path | None) -> None:
+    """Apply database migrations and exit."""
+    AppState.open(load_settings(data_dir)).close()
+    click.echo("migrations applied")
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@data_dir_option
+@click.option("--email", required=True)
+@click.option("--first-name", default="")
+@click.option("--project", "projects", multiple=True, type=int, help="Project the user belongs to (repeatable; default 1).")
+def users_create(data_dir: Path | None, email: str, first_name: str, projects: tuple[int, ...]) -> None:
+    """Create a user who is a member of the given projects; prints the new user's id last."""
+    with store(data_dir) as session:
+        user = accounts.create_user(session, email, first_name, projects or (1,))
+        user_id = user.id
+    click.echo(f"created user {email}")
+    click.echo(user_id)
+
+
+@main.group()
+def projects() -> None:
+    """Manage projects."""
+
+
+@projects.command("create")
+@data_dir_option
+@click.option("--name", required=True)
+@click.option("--member", "members", multiple=True, help="Email of a member (repeatable).")
+@click.option("--timezone", default="UTC", show_default=True)
+def projects_create(data_dir: Path | None, name: str, members: tuple[str, ...], timezone: str) -> None:
+    """Create a project; admin@localhost and every --member join it. Prints the new id last."""
+    with store(data_dir) as session:
+        project = accounts.create_project(session, name, members, timezone)
+        project_id = project.id
+    click.echo(f"created project {name!r}")
+    click.echo(project_id)
+
+
+@projects.command("show")
+@data_dir_option
+@click.option("--project", "project_id", default=1, show_default=True, type=int)
+def projects_show(data_dir: Path | None, project_id: int) -> None:
+    """Show a project, with its API token for event capture."""
+    with store(data_dir) as session:
+        project = accounts.project_by_id(session, project_id)
+        click.echo(f"id: {project.id}\nname: {project.name}\ntimezone: {project.timezone}\napi_token: {project.api_token}")
+
+
+@main.group()
+def keys() -> None:
+    """Manage personal API keys."""
+
+
+@keys.command("create")
+@data_dir_option
+@click.option("--email", default=accounts.DEFAULT_ADMIN_EMAIL, show_default=True)
+@click.option("--scopes", "scopes_text", default="*", show_default=True, help="Comma list, e.g. insight:read,insight:write.")
+@click.option("--project", "projects", multiple=True, type=int, help="Restrict the key to this project (repeatable).")
+@click.option("--label", default="")
+def keys_create(data_dir: Path | None, email: str, scopes_text: str, projects: tuple[int, ...], label: str) -> None:
+    """Create a personal API key; prints the key (phx_…) last."""
+    try:
+        scopes = parse_scopes(scopes_text)
+    except InvalidScope as exc:
+        raise click.BadParameter(str(exc), param_hint="--scopes") from exc
+    with store(data_dir) as session:
+        user = accounts.user_by_email(session, email)
+        created = accounts.create_personal_api_key(session, user, scopes, projects or None, label)
+    click.echo(f"created key {created.key.mask_value} for {email} with scopes {','.join(scopes)}", err=True)
+    click.echo(created.value)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Who is calling and what they may do: personal API key authentication and project access.
+
+The order of checks follows PostHog's permission chain: authenticate (401), the key's scope
+(403), the key's project restriction (403), the project's existence (404), membership (403).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from insightd.auth.keys import hash_key_value
+from insightd.auth.scopes import has_scope
+from insightd.errors import AuthenticationFailed, NotFound, PermissionDenied
+from insightd.store.models import Membership, PersonalAPIKey, Project, User
+from insightd.store.types import utcnow
+
+KEY_SOURCES = {
+    "header": "Personal API key found in request Authorization header is invalid.",
+    "body": "Personal API key found in request body is invalid.",
+    "query": "Personal API key found in request query string is invalid.",
+}
+LAST_USED_GRANULARITY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    key_id: str
+    key_hash: str
+    scopes: tuple[str, ...]
+    scoped_teams: tuple[int, ...] | None
+
+
+def authenticate_key(session: Session, value: str, source: str) -> Principal:
+    """Find the active user behind a ``phx_`` key, or raise 401 with PostHog's message."""
+    secure_value = hash_key_value(value)
+    row = session.execute(
+        select(PersonalAPIKey, User)
+        .join(User, User.id == PersonalAPIKey.user_id)
+        .where(PersonalAPIKey.secure_value == secure_value)
+    ).first()
+    if row is None or not row[1].is_active:
+        raise AuthenticationFailed(KEY_SOURCES[source])
+    key, user = row
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+        session.execute(update(PersonalAPIKey).where(PersonalAPIKey.id == key.id).values(last_used_at=now))
+        session.commit()
+    session.expunge(user)
+    return Principal(
+        user=user,
+        key_id=key.id,
+        key_hash=secure_value,
+        scopes=tuple(key.scopes or ()),
+        scoped_teams=tuple(int(t) for t in key.scoped_teams) if key.scoped_teams else None,
+    )
+
+
+def require_scope(principal: Principal, scope: str | None) -> None:
+    if scope is None:
+        return
+    if not has_scope(principal.scopes, scope):
+        raise PermissionDenied(f"API key missing required scope '{scope}'")
+
+
+def project_for(session: Session, principal: Principal, project_id: int) -> Project:
+    """The project a request may act on, after the key's restriction and membership checks."""
+    if principal.scoped_teams is not None and project_id not in principal.scoped_teams:
+        raise PermissionDenied(f"API key does not have access to the requested project: ID {project_id}.")
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound()
+    is_member = session.scalar(
+        select(Membership.id).where(Membership.project_id == project_id, Membership.user_id == principal.user.id)
+    )
+    if is_member is None:
+        raise PermissionDenied("You don't have access to the project.")
+    session.expunge(project)
+    return project
