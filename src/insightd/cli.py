@@ -67,7 +67,11 @@ def main() -> None:
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--print-key/--no-print-key", default=False, help="Create and print a personal API key for admin@localhost.")
+@click.option(
+    "--print-key/--no-print-key",
+    default=False,
+    help="Create and print a personal API key for admin@localhost.",
+)
 def serve(data_dir: Path | None, host: str, port: int, print_key: bool) -> None:
     """Apply migrations, then serve the API."""
     import uvicorn
@@ -81,7 +85,9 @@ def serve(data_dir: Path | None, host: str, port: int, print_key: bool) -> None:
             admin = accounts.user_by_email(session, accounts.DEFAULT_ADMIN_EMAIL)
             created = accounts.create_personal_api_key(session, admin, label="make serve")
         click.echo(f"Personal API key for {accounts.DEFAULT_ADMIN_EMAIL}: {created.value}")
-        click.echo(f"Try: curl -H 'Authorization: Bearer {created.value}' http://{host}:{port}/api/projects/1/insights/")
+        click.echo(
+            f"Try: curl -H 'Authorization: Bearer {created.value}' http://{host}:{port}/api/projects/1/insights/"
+        )
     app = create_app(settings, state=state)
     try:
         uvicorn.run(app, host=host, port=port, log_level=os.environ.get("INSIGHTD_LOG_LEVEL", "info"))
@@ -106,7 +112,13 @@ def users() -> None:
 @data_dir_option
 @click.option("--email", required=True)
 @click.option("--first-name", default="")
-@click.option("--project", "projects", multiple=True, type=int, help="Project the user belongs to (repeatable; default 1).")
+@click.option(
+    "--project",
+    "projects",
+    multiple=True,
+    type=int,
+    help="Project the user belongs to (repeatable; default 1).",
+)
 def users_create(data_dir: Path | None, email: str, first_name: str, projects: tuple[int, ...]) -> None:
     """Create a user who is a member of the given projects; prints the new user's id last."""
     with store(data_dir) as session:
@@ -142,7 +154,13 @@ def projects_show(data_dir: Path | None, project_id: int) -> None:
     """Show a project, with its API token for event capture."""
     with store(data_dir) as session:
         project = accounts.project_by_id(session, project_id)
-        click.echo(f"id: {project.id}\nname: {project.name}\ntimezone: {project.timezone}\napi_token: {project.api_token}")
+        for label, value in (
+            ("id", project.id),
+            ("name", project.name),
+            ("timezone", project.timezone),
+            ("api_token", project.api_token),
+        ):
+            click.echo(f"{label}: {value}")
 
 
 @main.group()
@@ -153,10 +171,20 @@ def keys() -> None:
 @keys.command("create")
 @data_dir_option
 @click.option("--email", default=accounts.DEFAULT_ADMIN_EMAIL, show_default=True)
-@click.option("--scopes", "scopes_text", default="*", show_default=True, help="Comma list, e.g. insight:read,insight:write.")
-@click.option("--project", "projects", multiple=True, type=int, help="Restrict the key to this project (repeatable).")
+@click.option(
+    "--scopes",
+    "scopes_text",
+    default="*",
+    show_default=True,
+    help="Comma list, e.g. insight:read,insight:write.",
+)
+@click.option(
+    "--project", "projects", multiple=True, type=int, help="Restrict the key to this project (repeatable)."
+)
 @click.option("--label", default="")
-def keys_create(data_dir: Path | None, email: str, scopes_text: str, projects: tuple[int, ...], label: str) -> None:
+def keys_create(
+    data_dir: Path | None, email: str, scopes_text: str, projects: tuple[int, ...], label: str
+) -> None:
     """Create a personal API key; prints the key (phx_…) last."""
     try:
         scopes = parse_scopes(scopes_text)

@@ -24,7 +24,9 @@ class InsightdError(Exception):
     code = "error"
     default_detail = "A server error occurred."
 
-    def __init__(self, detail: str | None = None, *, code: str | None = None, attr: str | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, code: str | None = None, attr: str | None = None
+    ) -> None:
         self.detail = detail if detail is not None else self.default_detail
         if code is not None:
             self.code = code

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".insightd"), description="Directory for embedded data.")
     database_url: str | None = Field(
         default=None,
-        description="Metadata database URL; default SQLite in the data directory. postgresql://… for PostgreSQL.",
+        description="Metadata database URL; default SQLite in the data dir; postgresql://… for PostgreSQL.",
     )
     rate_limits: Annotated[list[RateLimit], NoDecode] = Field(
         default_factory=lambda: parse_rate_limits("240/minute,1200/hour"),
@@ -99,4 +99,3 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
-

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from insightd.auth.ratelimit import MemoryRateLimiter, RateLimiter
+from insightd.services.accounts import ensure_defaults
 from insightd.settings import Settings
 from insightd.store.db import Database
 from insightd.store.migrate import upgrade
-from insightd.services.accounts import ensure_defaults
 
 
 @dataclass

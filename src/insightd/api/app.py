@@ -23,8 +23,9 @@ PROJECT_ROUTERS = (insights.router, dashboards.router, tags.router)
 
 def _unique_id(prefix: str) -> Any:
     def generate(route: APIRoute) -> str:
-        method = sorted(route.methods)[0].lower()
-        return f"{prefix}_{route.name}_{method}_{'_'.join(route.tags) if route.tags else 'root'}"
+        method = sorted(route.methods or {"get"})[0].lower()
+        tags = "_".join(str(t) for t in route.tags) or "root"
+        return f"{prefix}_{tags}_{route.name}_{method}"
 
     return generate
 
@@ -56,7 +57,10 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     if state is not None:
         app.state.insightd = state
     install_error_handlers(app)
-    for prefix, name in (("/api/projects/{project_id}", "projects"), ("/api/environments/{project_id}", "environments")):
+    for prefix, name in (
+        ("/api/projects/{project_id}", "projects"),
+        ("/api/environments/{project_id}", "environments"),
+    ):
         for router in PROJECT_ROUTERS:
             app.include_router(router, prefix=prefix, generate_unique_id_function=_unique_id(name))
     app.include_router(_service_router())

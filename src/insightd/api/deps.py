@@ -41,9 +41,9 @@ async def _credential(request: Request) -> tuple[str, str] | None:
                 data = None
             if isinstance(data, dict) and isinstance(data.get("personal_api_key"), str):
                 return data["personal_api_key"], "body"
-    token = request.query_params.get("personal_api_key")
-    if token:
-        return token, "query"
+    query_token = request.query_params.get("personal_api_key")
+    if query_token:
+        return query_token, "query"
     return None
 
 

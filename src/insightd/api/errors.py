@@ -26,8 +26,15 @@ from insightd.errors import (
 
 logger = logging.getLogger("insightd.api")
 
-_TYPE_NAMES = {"list": "list", "dict": "dict", "str": "str", "int": "int", "float": "float", "bool": "bool",
-               "NoneType": "NoneType"}  # fmt: skip
+_TYPE_NAMES = {
+    "list": "list",
+    "dict": "dict",
+    "str": "str",
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "NoneType": "NoneType",
+}
 
 
 def error_response(error: InsightdError) -> Response:
@@ -35,7 +42,11 @@ def error_response(error: InsightdError) -> Response:
 
 
 def _attr(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
+    parts = (
+        [str(p) for p in loc[1:]]
+        if loc and loc[0] in ("body", "query", "path", "header")
+        else [str(p) for p in loc]
+    )
     parts = [p for p in parts if not p.startswith("function-")]
     return "__".join(parts) or None
 
@@ -59,7 +70,9 @@ def translate_validation_error(error: dict[str, Any]) -> InsightdError:
         return ParseError(str(ctx.get("detail") or error.get("msg")))
     if kind == "missing":
         return ValidationFailed("This field is required.", code="required", attr=attr)
-    if value is None and (kind.endswith("_type") or kind.endswith("_parsing") or kind in ("literal_error", "enum")):
+    if value is None and (
+        kind.endswith("_type") or kind.endswith("_parsing") or kind in ("literal_error", "enum")
+    ):
         return ValidationFailed("This field may not be null.", code="null", attr=attr)
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return ValidationFailed("A valid integer is required.", attr=attr)
@@ -68,21 +81,31 @@ def translate_validation_error(error: dict[str, Any]) -> InsightdError:
     if kind == "string_type":
         return ValidationFailed("Not a valid string.", attr=attr)
     if kind == "list_type":
-        return ValidationFailed(f'Expected a list of items but got type "{_type_name(value)}".', code="not_a_list",
-                                attr=attr)  # fmt: skip
+        return ValidationFailed(
+            f'Expected a list of items but got type "{_type_name(value)}".', code="not_a_list", attr=attr
+        )
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return ValidationFailed(f"Invalid data. Expected a dictionary, but got {_type_name(value)}.", attr=attr)
+        return ValidationFailed(
+            f"Invalid data. Expected a dictionary, but got {_type_name(value)}.", attr=attr
+        )
     if kind == "too_short" and ctx.get("min_length") == 1:
         return ValidationFailed("This list may not be empty.", code="empty", attr=attr)
     if kind == "too_short":
-        return ValidationFailed(f"Ensure this field has at least {ctx.get('min_length')} elements.",
-                                code="min_length", attr=attr)  # fmt: skip
+        return ValidationFailed(
+            f"Ensure this field has at least {ctx.get('min_length')} elements.", code="min_length", attr=attr
+        )
     if kind == "too_long":
-        return ValidationFailed(f"Ensure this field has no more than {ctx.get('max_length')} elements.",
-                                code="max_length", attr=attr)  # fmt: skip
+        return ValidationFailed(
+            f"Ensure this field has no more than {ctx.get('max_length')} elements.",
+            code="max_length",
+            attr=attr,
+        )
     if kind == "string_too_long":
-        return ValidationFailed(f"Ensure this field has no more than {ctx.get('max_length')} characters.",
-                                code="max_length", attr=attr)  # fmt: skip
+        return ValidationFailed(
+            f"Ensure this field has no more than {ctx.get('max_length')} characters.",
+            code="max_length",
+            attr=attr,
+        )
     if kind == "string_too_short":
         return ValidationFailed("This field may not be blank.", code="blank", attr=attr)
     if kind in ("literal_error", "enum"):

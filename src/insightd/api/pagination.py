@@ -27,7 +27,11 @@ def limit_offset(request: Request, default_limit: int = DEFAULT_LIMIT) -> tuple[
 def page(request: Request, count: int, results: list[Any], limit: int, offset: int) -> dict[str, Any]:
     def link(new_offset: int) -> str:
         url = request.url.include_query_params(limit=limit)
-        url = url.remove_query_params("offset") if new_offset <= 0 else url.include_query_params(offset=new_offset)
+        url = (
+            url.remove_query_params("offset")
+            if new_offset <= 0
+            else url.include_query_params(offset=new_offset)
+        )
         return str(url)
 
     return {

@@ -118,8 +118,13 @@ class NegotiatedRoute(APIRoute):
                 return response
             body = bytes(response.body) if response.body else b""
             text = to_csv(orjson.loads(body)) if body else ""
-            headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
-            return Response(text, status_code=response.status_code, media_type="text/csv; charset=utf-8",
-                            headers=headers)  # fmt: skip
+            headers = {
+                k: v
+                for k, v in response.headers.items()
+                if k.lower() not in ("content-length", "content-type")
+            }
+            return Response(
+                text, status_code=response.status_code, media_type="text/csv; charset=utf-8", headers=headers
+            )
 
         return handler

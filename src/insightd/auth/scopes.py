@@ -19,7 +19,9 @@ def parse_scopes(text: str) -> list[str]:
         raise InvalidScope("at least one scope is required (for example insight:read or *)")
     unknown = [s for s in scopes if s not in VALID_SCOPES]
     if unknown:
-        raise InvalidScope(f"unknown scope(s): {', '.join(unknown)}; valid: {', '.join(sorted(VALID_SCOPES))}")
+        raise InvalidScope(
+            f"unknown scope(s): {', '.join(unknown)}; valid: {', '.join(sorted(VALID_SCOPES))}"
+        )
     return scopes
 
 

@@ -75,7 +75,9 @@ def project_for(session: Session, principal: Principal, project_id: int) -> Proj
     if project is None:
         raise NotFound()
     is_member = session.scalar(
-        select(Membership.id).where(Membership.project_id == project_id, Membership.user_id == principal.user.id)
+        select(Membership.id).where(
+            Membership.project_id == project_id, Membership.user_id == principal.user.id
+        )
     )
     if is_member is None:
         raise PermissionDenied("You don't have access to the project.")

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from insightd.auth.keys import generate_personal_api_key, generate_project_token, hash_key_value, mask_key_value
+from insightd.auth.keys import (
+    generate_personal_api_key,
+    generate_project_token,
+    hash_key_value,
+    mask_key_value,
+)
 from insightd.errors import ValidationFailed
 from insightd.store.models import Membership, Organization, PersonalAPIKey, Project, User
 
@@ -22,7 +27,9 @@ def ensure_defaults(session: Session) -> None:
     org = Organization(name="Default")
     session.add(org)
     session.flush()
-    project = Project(id=1, organization_id=org.id, name="Default project", api_token=generate_project_token())
+    project = Project(
+        id=1, organization_id=org.id, name="Default project", api_token=generate_project_token()
+    )
     admin = User(email=DEFAULT_ADMIN_EMAIL, first_name="Admin")
     session.add_all([project, admin])
     session.flush()
@@ -80,7 +87,9 @@ def create_project(
     if not name.strip():
         raise ValidationFailed("A project needs a name.", attr="name")
     org = default_organization(session)
-    members = [user_by_email(session, DEFAULT_ADMIN_EMAIL)] + [user_by_email(session, e) for e in member_emails]
+    members = [user_by_email(session, DEFAULT_ADMIN_EMAIL)] + [
+        user_by_email(session, e) for e in member_emails
+    ]
     project = Project(
         organization_id=org.id, name=name.strip(), api_token=generate_project_token(), timezone=timezone
     )

@@ -90,14 +90,18 @@ def _last_viewed_subquery(project_id: int) -> Any:
 
 
 def _apply_filters(query: Select[Any], actor: Actor, params: Mapping[str, str], views: Any) -> Select[Any]:
-    columns = {"last_modified_at": Insight.last_modified_at, "created_at": Insight.created_at,
-               "last_viewed_at": views.c.last_viewed_at}  # fmt: skip
+    columns = {
+        "last_modified_at": Insight.last_modified_at,
+        "created_at": Insight.created_at,
+        "last_viewed_at": views.c.last_viewed_at,
+    }
     for key, (field, op) in DATE_FILTERS.items():
         if params.get(key):
             moment = parse_date(params[key], actor.project.timezone)
             if moment is None:
-                raise ValidationFailed(f"Invalid date: {params[key]!r}. Use ISO 8601 or a relative date such as -7d.",
-                                       attr=key)  # fmt: skip
+                raise ValidationFailed(
+                    f"Invalid date: {params[key]!r}. Use ISO 8601 or a relative date such as -7d.", attr=key
+                )
             column = columns[field]
             query = query.where(column > moment if op == ">" else column < moment)
     if params.get("short_id"):
@@ -123,8 +127,9 @@ def _apply_filters(query: Select[Any], actor: Actor, params: Mapping[str, str], 
     if params.get("insight"):
         kind = params["insight"].upper()
         if kind not in INSIGHT_TYPES:
-            raise ValidationFailed(f'"{params["insight"]}" is not a valid choice.', code="invalid_choice",
-                                   attr="insight")  # fmt: skip
+            raise ValidationFailed(
+                f'"{params["insight"]}" is not a valid choice.', code="invalid_choice", attr="insight"
+            )
         query = query.where(Insight.insight_type == kind)
     if params.get("dashboards"):
         for dashboard_id in _json_int_list(params, "dashboards"):
@@ -166,17 +171,25 @@ def _search(session: Session, query: Select[Any], term: str) -> tuple[list[int],
     """Exact (substring) matches first, then trigram-similar ones, as PostHog ranks them."""
     term = term.replace("\x00", "").strip()
     lowered = term.lower()
-    rows = session.execute(query.with_only_columns(Insight.id, Insight.name, Insight.derived_name,
-                                                   Insight.description).order_by(None))  # fmt: skip
+    rows = session.execute(
+        query.with_only_columns(Insight.id, Insight.name, Insight.derived_name, Insight.description).order_by(
+            None
+        )
+    )
     candidates = {row[0]: row[1:] for row in rows}
-    tag_rows = session.execute(
-        select(TaggedItem.insight_id, Tag.name)
-        .join(Tag, Tag.id == TaggedItem.tag_id)
-        .where(TaggedItem.insight_id.in_(candidates))
-    ).all() if candidates else []  # fmt: skip
+    tag_rows = (
+        session.execute(
+            select(TaggedItem.insight_id, Tag.name)
+            .join(Tag, Tag.id == TaggedItem.tag_id)
+            .where(TaggedItem.insight_id.in_(candidates))
+        ).all()
+        if candidates
+        else []
+    )
     tags: dict[int, list[str]] = {}
-    for insight_id, name in tag_rows:
-        tags.setdefault(insight_id, []).append(name)
+    for insight_id, tag_name in tag_rows:
+        if insight_id is not None:
+            tags.setdefault(insight_id, []).append(tag_name)
     exact: list[tuple[int, int]] = []
     similar: list[tuple[float, int]] = []
     for insight_id, (name, derived, description) in candidates.items():
@@ -223,11 +236,12 @@ def list_insights(
             ordered_ids, match_types = _search(session, base, search)
             base = base.where(Insight.id.in_(ordered_ids)) if ordered_ids else base.where(false())
         count = session.scalar(base.with_only_columns(func.count(Insight.id)).order_by(None)) or 0
-        rows = list(session.execute(base.order_by(*_order_by(params, views)).limit(limit).offset(offset)).all())
+        rows = list(
+            session.execute(base.order_by(*_order_by(params, views)).limit(limit).offset(offset)).all()
+        )
     return InsightPage(
         count=count,
         insights=[row[0] for row in rows],
         last_viewed={row[0].id: row[1] for row in rows if row[1] is not None} if needs_views else None,
         match_types=match_types,
     )
-

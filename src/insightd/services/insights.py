@@ -62,8 +62,13 @@ def _dashboards_of_project(session: Session, project_id: int, ids: list[int]) ->
     return list(dict.fromkeys(ids))
 
 
-def _set_dashboards(session: Session, insight: Insight, dashboard_ids: list[int]) -> tuple[list[int], list[int]]:
-    tiles = {t.dashboard_id: t for t in session.scalars(select(DashboardTile).where(DashboardTile.insight_id == insight.id))}
+def _set_dashboards(
+    session: Session, insight: Insight, dashboard_ids: list[int]
+) -> tuple[list[int], list[int]]:
+    tiles = {
+        t.dashboard_id: t
+        for t in session.scalars(select(DashboardTile).where(DashboardTile.insight_id == insight.id))
+    }
     before = sorted(d for d, t in tiles.items() if not t.deleted)
     for dashboard_id in dashboard_ids:
         tile = tiles.get(dashboard_id)

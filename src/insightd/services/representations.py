@@ -18,10 +18,27 @@ from insightd.services.tagging import tags_for
 from insightd.store.models import Dashboard, DashboardTile, Insight, InsightViewed, User
 
 BASIC_FIELDS = (
-    "id", "short_id", "name", "derived_name", "filters", "query", "dashboards", "dashboard_tiles",
-    "description", "last_refresh", "refreshing", "saved", "tags", "updated_at", "created_by",
-    "created_at", "last_modified_at", "favorited", "user_access_level", "last_viewed_at",
-)  # fmt: skip
+    "id",
+    "short_id",
+    "name",
+    "derived_name",
+    "filters",
+    "query",
+    "dashboards",
+    "dashboard_tiles",
+    "description",
+    "last_refresh",
+    "refreshing",
+    "saved",
+    "tags",
+    "updated_at",
+    "created_by",
+    "created_at",
+    "last_modified_at",
+    "favorited",
+    "user_access_level",
+    "last_viewed_at",
+)
 
 
 def user_basic(user: User | None) -> dict[str, Any] | None:
@@ -70,7 +87,7 @@ def last_viewed_by_anyone(session: Session, insight_ids: Sequence[int]) -> dict[
         .where(InsightViewed.insight_id.in_(insight_ids))
         .group_by(InsightViewed.insight_id)
     )
-    return {insight_id: when for insight_id, when in rows}
+    return dict(rows.tuples().all())
 
 
 def serialize_insights(
@@ -84,7 +101,9 @@ def serialize_insights(
     ids = [i.id for i in insights]
     tags = tags_for(session, "insight", ids)
     tiles = tiles_for(session, ids)
-    users = users_by_id(session, {i.created_by_id for i in insights} | {i.last_modified_by_id for i in insights})
+    users = users_by_id(
+        session, {i.created_by_id for i in insights} | {i.last_modified_by_id for i in insights}
+    )
     viewed = last_viewed if last_viewed is not None else last_viewed_by_anyone(session, ids)
     out = []
     for insight in insights:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import insert as insert_stmt
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -63,7 +64,7 @@ def _tag_ids(session: Session, project_id: int, names: set[str]) -> dict[str, in
         .on_conflict_do_nothing(index_elements=["project_id", "name"])
     )
     rows = session.execute(select(Tag.name, Tag.id).where(Tag.project_id == project_id, Tag.name.in_(names)))
-    return {name: tag_id for name, tag_id in rows}
+    return dict(rows.tuples().all())
 
 
 def replace_tags(
@@ -91,22 +92,24 @@ def replace_tags(
         for name in set(after) - set(before):
             additions.append({"tag_id": tag_ids[name], column.key: oid})
     if removals:
-        old_ids = dict(session.execute(
-            select(Tag.name, Tag.id).where(Tag.project_id == project_id, Tag.name.in_(removals))
-        ).tuples().all())
+        old_ids = dict(
+            session.execute(
+                select(Tag.name, Tag.id).where(Tag.project_id == project_id, Tag.name.in_(removals))
+            )
+            .tuples()
+            .all()
+        )
         for name, oids in removals.items():
             session.execute(delete(TaggedItem).where(TaggedItem.tag_id == old_ids[name], column.in_(oids)))
     if additions:
-        session.execute(TaggedItem.__table__.insert(), additions)
+        session.execute(insert_stmt(TaggedItem), additions)
     delete_orphan_tags(session, project_id)
     return changed
 
 
 def delete_orphan_tags(session: Session, project_id: int) -> None:
     session.execute(
-        delete(Tag).where(
-            and_(Tag.project_id == project_id, ~exists().where(TaggedItem.tag_id == Tag.id))
-        )
+        delete(Tag).where(and_(Tag.project_id == project_id, ~exists().where(TaggedItem.tag_id == Tag.id)))
     )
 
 

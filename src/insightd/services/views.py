@@ -15,7 +15,9 @@ from insightd.store.models import Insight, InsightViewed
 from insightd.store.types import utcnow
 
 
-def record_views(session: Session, actor: Actor, insight_ids: Sequence[int], when: datetime | None = None) -> int:
+def record_views(
+    session: Session, actor: Actor, insight_ids: Sequence[int], when: datetime | None = None
+) -> int:
     """One bulk upsert of ``last_viewed_at`` for this user; ids of other projects, deleted or
     missing insights are dropped silently. Returns how many views were recorded."""
     ids = list(dict.fromkeys(insight_ids))

@@ -56,7 +56,10 @@ def retrieve(state: State, actor: DashboardRead, dashboard_id: str) -> Response:
 
 @router.patch("/dashboards/{dashboard_id}/", summary="Update a dashboard; `deleted` soft-deletes or restores")
 def partial_update(
-    state: State, actor: DashboardWrite, dashboard_id: str, body: Annotated[DashboardBody | None, Body()] = None
+    state: State,
+    actor: DashboardWrite,
+    dashboard_id: str,
+    body: Annotated[DashboardBody | None, Body()] = None,
 ) -> Response:
     with state.db.write() as session:
         dashboard = update_dashboard(session, actor, _id(dashboard_id), (body or DashboardBody()).changes())

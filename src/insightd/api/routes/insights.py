@@ -29,7 +29,11 @@ def list_(request: Request, state: State, actor: InsightRead) -> Response:
     with state.db.read() as session:
         result = list_insights(session, actor, params, limit, offset)
         items = serialize_insights(
-            session, result.insights, basic=basic, last_viewed=result.last_viewed, timezone=actor.project.timezone
+            session,
+            result.insights,
+            basic=basic,
+            last_viewed=result.last_viewed,
+            timezone=actor.project.timezone,
         )
     for item in items:
         if item["id"] in result.match_types:
@@ -55,7 +59,9 @@ def _activity(request: Request, state: State, actor: Actor, item_id: str | None)
     with state.db.read() as session:
         if item_id is not None:
             item_id = str(find_insight(session, actor.project_id, item_id, include_deleted=True).id)
-        total, results = list_activity(session, actor.project_id, "Insight", item_id, limit, (page_number - 1) * limit)
+        total, results = list_activity(
+            session, actor.project_id, "Insight", item_id, limit, (page_number - 1) * limit
+        )
 
     def link(number: int) -> str:
         return str(request.url.include_query_params(page=number, limit=limit))
@@ -110,4 +116,3 @@ def update(state: State, actor: InsightWrite, lookup: str, body: Annotated[Insig
 @router.delete("/insights/{lookup}/", status_code=405, summary="Not allowed: PATCH `deleted: true` instead")
 async def destroy(actor: InsightWrite, lookup: str) -> Response:
     return empty(405)
-
