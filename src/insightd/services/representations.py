@@ -87,7 +87,7 @@ def last_viewed_by_anyone(session: Session, insight_ids: Sequence[int]) -> dict[
         .where(InsightViewed.insight_id.in_(insight_ids))
         .group_by(InsightViewed.insight_id)
     )
-    return dict(rows.tuples().all())
+    return {key: value for key, value in rows}
 
 
 def serialize_insights(

@@ -64,7 +64,7 @@ def _tag_ids(session: Session, project_id: int, names: set[str]) -> dict[str, in
         .on_conflict_do_nothing(index_elements=["project_id", "name"])
     )
     rows = session.execute(select(Tag.name, Tag.id).where(Tag.project_id == project_id, Tag.name.in_(names)))
-    return dict(rows.tuples().all())
+    return {key: value for key, value in rows}
 
 
 def replace_tags(
@@ -92,13 +92,10 @@ def replace_tags(
         for name in set(after) - set(before):
             additions.append({"tag_id": tag_ids[name], column.key: oid})
     if removals:
-        old_ids = dict(
-            session.execute(
-                select(Tag.name, Tag.id).where(Tag.project_id == project_id, Tag.name.in_(removals))
-            )
-            .tuples()
-            .all()
+        old_rows = session.execute(
+            select(Tag.name, Tag.id).where(Tag.project_id == project_id, Tag.name.in_(removals))
         )
+        old_ids = {tag_name: tag_id for tag_name, tag_id in old_rows}
         for name, oids in removals.items():
             session.execute(delete(TaggedItem).where(TaggedItem.tag_id == old_ids[name], column.in_(oids)))
     if additions:
