@@ -1,0 +1,1 @@
+"""Analytical engines that speak ClickHouse SQL: chDB in process, a ClickHouse server for scale-out."""

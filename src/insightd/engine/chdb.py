@@ -1,0 +1,137 @@
+"""chDB: ClickHouse running inside this process, data in ``<data-dir>/events``.
+
+One process may own a chDB data directory at a time. Queries carry their id in a comment
+(``/* insightd_query_id:<id> */``) so that ``cancel`` can ``KILL QUERY`` them from a second
+connection while the first one is blocked running them (chDB releases the GIL meanwhile).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from insightd.engine.base import EngineError, QueryCancelled, QueryResult, QuerySyntaxError, QueryTimeout
+
+_QUERY_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
+_CODE = re.compile(r"Code: (\d+)")
+_SYNTAX_CODES = {46, 47, 60, 62, 36, 43, 53, 386, 184, 215}
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "max_threads": 2,
+    "max_memory_usage": 8 * 1024**3,
+    "output_format_json_quote_64bit_integers": 0,
+    "output_format_json_quote_decimals": 0,
+}
+
+
+def _map_error(exc: Exception) -> EngineError:
+    text = str(exc)
+    match = _CODE.search(text)
+    code = int(match.group(1)) if match else None
+    message = re.sub(r"\s*\(version [^)]*\)", "", text).strip()
+    message = re.sub(r"^Code: \d+\.\s*DB::Exception:\s*", "", message)
+    if code == 394:
+        return QueryCancelled("The query was cancelled.", code)
+    if code == 159:
+        return QueryTimeout("The query took too long and was stopped.", code)
+    if code in _SYNTAX_CODES:
+        return QuerySyntaxError(message, code)
+    return EngineError(message, code)
+
+
+def _setting_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class ChDBEngine:
+    name = "chdb"
+
+    def __init__(self, path: Path, settings: Mapping[str, Any] | None = None) -> None:
+        import chdb  # heavy: imported only when an engine is opened
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
+        self._conn = chdb.connect(str(path))
+        self._control = chdb.connect(str(path))  # a second connection, for KILL QUERY
+        self._lock = threading.Lock()
+
+    def _sql(self, sql: str, query_id: str | None, settings: Mapping[str, Any] | None) -> str:
+        """Append the engine's SETTINGS to a SELECT, and the query id as a trailing comment."""
+        text = sql.strip().rstrip(";")
+        if text.lstrip("( \n").upper().startswith(("SELECT", "WITH")):
+            merged = {**self.settings, **(settings or {})}
+            clause = ", ".join(f"{k} = {_setting_value(v)}" for k, v in merged.items())
+            text = f"{text}\nSETTINGS {clause}"
+        if query_id is not None:
+            if not _QUERY_ID.match(query_id):
+                raise EngineError(f"invalid query id {query_id!r}")
+            text = f"{text}\n/* insightd_query_id:{query_id} */"
+        return text
+
+    def execute(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        query_id: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> QueryResult:
+        statement = self._sql(sql, query_id, settings)
+        started = time.perf_counter()
+        try:
+            result = self._conn.query(statement, "JSONCompact", params=dict(params or {}))
+        except Exception as exc:  # chDB raises RuntimeError-like errors for engine failures
+            raise _map_error(exc) from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        raw = result.bytes() if hasattr(result, "bytes") else bytes(result)
+        if not raw:
+            return QueryResult(columns=[], types=[], rows=[], elapsed_ms=elapsed)
+        payload = orjson.loads(raw)
+        meta = payload.get("meta", [])
+        return QueryResult(
+            columns=[m["name"] for m in meta],
+            types=[m["type"] for m in meta],
+            rows=payload.get("data", []),
+            elapsed_ms=elapsed,
+            rows_read=int(payload.get("statistics", {}).get("rows_read", 0)),
+        )
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        if not rows:
+            return 0
+        body = b"\n".join(orjson.dumps(dict(r)) for r in rows)
+        try:
+            self._conn.query(f"INSERT INTO {table} FORMAT JSONEachRow\n" + body.decode())
+        except Exception as exc:
+            raise _map_error(exc) from exc
+        return len(rows)
+
+    def cancel(self, query_id: str) -> bool:
+        if not _QUERY_ID.match(query_id):
+            return False
+        marker = f"insightd_query_id:{query_id} */"
+        try:
+            out = self._control.query(
+                "KILL QUERY WHERE query LIKE {pattern:String} AND query NOT LIKE '%KILL QUERY%' ASYNC",
+                "CSV",
+                params={"pattern": f"%{marker}%"},
+            )
+        except Exception:
+            return False
+        return bool(str(out).strip())
+
+    def close(self) -> None:
+        for conn in (self._control, self._conn):
+            with contextlib.suppress(Exception):  # best effort at shutdown
+                conn.close()

@@ -1,0 +1,84 @@
+"""ClickHouse DDL of the event store: the contract between ingestion and the query runners.
+
+``events`` is modelled on PostHog's: one row per event, JSON ``properties`` plus materialised
+columns for hot properties, ordered for per-project time-range scans. ``person_id`` is resolved
+at ingestion (PostHog's "persons on events"); ``person_overrides`` remaps ids after merges, and
+``persons`` holds person properties (latest ``version`` wins).
+
+Query runners resolve an event's person as: the override for ``person_id`` if
+``person_overrides`` has one, else ``person_id``.
+"""
+
+from __future__ import annotations
+
+MATERIALIZED_PROPERTIES = {
+    "$browser": "mat_browser",
+    "$os": "mat_os",
+    "$current_url": "mat_current_url",
+    "$pathname": "mat_pathname",
+    "$device_type": "mat_device_type",
+    "$geoip_country_code": "mat_country_code",
+    "$session_id": "mat_session_id",
+    "$referring_domain": "mat_referring_domain",
+    "utm_source": "mat_utm_source",
+}
+
+_MATERIALIZED_COLUMNS = ",\n".join(
+    f"    {column} String MATERIALIZED JSONExtractString(properties, '{key}')"
+    for key, column in MATERIALIZED_PROPERTIES.items()
+)
+
+EVENTS_DDL = f"""
+CREATE TABLE IF NOT EXISTS events (
+    uuid UUID,
+    team_id UInt64,
+    event String,
+    distinct_id String,
+    person_id UUID,
+    properties String,
+    person_properties String DEFAULT '',
+    timestamp DateTime64(6, 'UTC'),
+    created_at DateTime64(6, 'UTC') DEFAULT now64(6),
+    elements_chain String DEFAULT '',
+    inserted_at DateTime64(6, 'UTC') DEFAULT now64(6),
+{_MATERIALIZED_COLUMNS}
+) ENGINE = ReplacingMergeTree(inserted_at)
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id), uuid)
+SETTINGS index_granularity = 8192
+"""
+
+PERSONS_DDL = """
+CREATE TABLE IF NOT EXISTS persons (
+    id UUID,
+    team_id UInt64,
+    properties String,
+    created_at DateTime64(6, 'UTC'),
+    is_deleted UInt8 DEFAULT 0,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (team_id, id)
+"""
+
+PERSON_DISTINCT_IDS_DDL = """
+CREATE TABLE IF NOT EXISTS person_distinct_ids (
+    team_id UInt64,
+    distinct_id String,
+    person_id UUID,
+    is_deleted UInt8 DEFAULT 0,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (team_id, distinct_id)
+"""
+
+PERSON_OVERRIDES_DDL = """
+CREATE TABLE IF NOT EXISTS person_overrides (
+    team_id UInt64,
+    old_person_id UUID,
+    override_person_id UUID,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (team_id, old_person_id)
+"""
+
+ALL_DDL = (EVENTS_DDL, PERSONS_DDL, PERSON_DISTINCT_IDS_DDL, PERSON_OVERRIDES_DDL)
