@@ -1,10 +1,12 @@
-"""What a running insightd holds: settings, the metadata store and the rate limiter."""
+"""What a running insightd holds: settings, the metadata store, the event engine, the rate limiter."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from insightd.auth.ratelimit import MemoryRateLimiter, RateLimiter
+from insightd.engine.base import Engine
 from insightd.services.accounts import ensure_defaults
 from insightd.settings import Settings
 from insightd.store.db import Database
@@ -16,6 +18,8 @@ class AppState:
     settings: Settings
     db: Database
     rate_limiter: RateLimiter
+    _engine: Engine | None = field(default=None, repr=False)
+    _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> AppState:
@@ -28,5 +32,23 @@ class AppState:
                 ensure_defaults(session)
         return cls(settings=settings, db=db, rate_limiter=MemoryRateLimiter(settings.rate_limits))
 
+    @property
+    def engine(self) -> Engine:
+        """The event engine (chDB in ``<data-dir>/events``), opened on first use with its tables."""
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    from insightd.engine.chdb import ChDBEngine
+                    from insightd.events.schema import ALL_DDL
+
+                    engine = ChDBEngine(self.settings.data_dir / "events")
+                    for ddl in ALL_DDL:
+                        engine.execute(ddl)
+                    self._engine = engine
+        return self._engine
+
     def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
         self.db.dispose()

@@ -14,11 +14,29 @@ from insightd import __version__
 from insightd.api.errors import install_error_handlers
 from insightd.api.middleware import APIConventions
 from insightd.api.rendering import ok
-from insightd.api.routes import dashboards, insights, tags
+from insightd.api.routes import (
+    capture,
+    dashboard_actions,
+    dashboards,
+    insight_metadata,
+    insight_tags_views,
+    insights,
+    query,
+    tags,
+)
 from insightd.settings import Settings
 from insightd.state import AppState
 
-PROJECT_ROUTERS = (insights.router, dashboards.router, tags.router)
+# Collection actions come before the detail routes they would otherwise be taken for (/insights/{lookup}/).
+PROJECT_ROUTERS = (
+    insight_tags_views.router,
+    insight_metadata.router,
+    insights.router,
+    dashboard_actions.router,
+    dashboards.router,
+    tags.router,
+    query.router,
+)
 
 
 def _unique_id(prefix: str) -> Any:
@@ -63,6 +81,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     ):
         for router in PROJECT_ROUTERS:
             app.include_router(router, prefix=prefix, generate_unique_id_function=_unique_id(name))
+    app.include_router(capture.router)
     app.include_router(_service_router())
     app.add_middleware(APIConventions)
     return app
