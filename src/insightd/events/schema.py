@@ -7,6 +7,11 @@ at ingestion (PostHog's "persons on events"); ``person_overrides`` remaps ids af
 
 Query runners resolve an event's person as: the override for ``person_id`` if
 ``person_overrides`` has one, else ``person_id``.
+
+``event_uuids`` is ingestion's own index of every stored ``(team_id, uuid)``: a retried batch is
+recognised there and not stored twice. ``events`` keeps a window of insert tokens
+(``non_replicated_deduplication_window``) so a block replayed from the write-ahead log after a crash
+is not stored twice either.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ CREATE TABLE IF NOT EXISTS events (
 ) ENGINE = ReplacingMergeTree(inserted_at)
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id), uuid)
-SETTINGS index_granularity = 8192
+SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 1000
 """
 
 PERSONS_DDL = """
@@ -55,7 +60,8 @@ CREATE TABLE IF NOT EXISTS persons (
     properties String,
     created_at DateTime64(6, 'UTC'),
     is_deleted UInt8 DEFAULT 0,
-    version UInt64
+    version UInt64,
+    is_identified UInt8 DEFAULT 0
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY (team_id, id)
 """
@@ -81,4 +87,25 @@ CREATE TABLE IF NOT EXISTS person_overrides (
 ORDER BY (team_id, old_person_id)
 """
 
-ALL_DDL = (EVENTS_DDL, PERSONS_DDL, PERSON_DISTINCT_IDS_DDL, PERSON_OVERRIDES_DDL)
+EVENT_UUIDS_DDL = """
+CREATE TABLE IF NOT EXISTS event_uuids (
+    team_id UInt64,
+    uuid UUID
+) ENGINE = ReplacingMergeTree
+ORDER BY (team_id, uuid)
+"""
+
+# Bring data directories created by earlier versions up to this DDL (each statement is idempotent).
+UPGRADES = (
+    "ALTER TABLE persons ADD COLUMN IF NOT EXISTS is_identified UInt8 DEFAULT 0",
+    "ALTER TABLE events MODIFY SETTING non_replicated_deduplication_window = 1000",
+)
+
+ALL_DDL = (
+    EVENTS_DDL,
+    PERSONS_DDL,
+    PERSON_DISTINCT_IDS_DDL,
+    PERSON_OVERRIDES_DDL,
+    EVENT_UUIDS_DDL,
+    *UPGRADES,
+)
