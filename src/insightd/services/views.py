@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from insightd.services.context import Actor
+from insightd.services.representations import last_viewed_by_anyone, serialize_insights, users_by_id
 from insightd.store.models import Insight, InsightViewed
 from insightd.store.types import utcnow
+
+MY_LAST_VIEWED = 5
+VIEWERS_SHOWN = 3
+TRENDING_LIMIT_MAX = 100
+MAX_DAYS = 36_500  # a century: wider windows mean "all time" and would overflow a datetime
 
 
 def record_views(
@@ -47,3 +55,92 @@ def record_views(
         )
     )
     return len(kept)
+
+
+def my_last_viewed(session: Session, actor: Actor, limit: int = MY_LAST_VIEWED) -> list[dict[str, Any]]:
+    """The user's most recently viewed insights in this project (deleted ones left out), newest
+    first, as basic-serializer objects whose ``last_viewed_at`` is this user's view time."""
+    rows = session.execute(
+        select(Insight, InsightViewed.last_viewed_at)
+        .join(Insight, Insight.id == InsightViewed.insight_id)
+        .where(
+            InsightViewed.project_id == actor.project_id,
+            InsightViewed.user_id == actor.user.id,
+            Insight.deleted.is_(False),
+        )
+        .order_by(InsightViewed.last_viewed_at.desc(), InsightViewed.insight_id.desc())
+        .limit(limit)
+    ).all()
+    insights = [insight for insight, _ in rows]
+    return serialize_insights(
+        session, insights, basic=True, last_viewed={insight.id: seen for insight, seen in rows}
+    )
+
+
+def trending(session: Session, actor: Actor, days: int, limit: int) -> list[dict[str, Any]]:
+    """Insights ranked by how many users viewed them in the last ``days`` days, then by
+    ``last_modified_at``; each with ``view_count``, up to 3 recent ``viewers`` and ``last_viewed_at``."""
+    limit = min(limit, TRENDING_LIMIT_MAX)
+    if limit <= 0:
+        return []
+    cutoff = utcnow() - timedelta(days=max(-MAX_DAYS, min(days, MAX_DAYS)))
+    view_count = func.count(InsightViewed.id).label("view_count")
+    ranked = session.execute(
+        select(Insight, view_count)
+        .join(InsightViewed, InsightViewed.insight_id == Insight.id)
+        .where(
+            InsightViewed.project_id == actor.project_id,
+            InsightViewed.last_viewed_at >= cutoff,
+            Insight.project_id == actor.project_id,
+            Insight.deleted.is_(False),
+        )
+        .group_by(Insight.id)
+        .order_by(view_count.desc(), Insight.last_modified_at.desc(), Insight.id.desc())
+        .limit(limit)
+    ).all()
+    insights = [insight for insight, _ in ranked]
+    ids = [insight.id for insight in insights]
+    viewers = _recent_viewers(session, actor.project_id, ids, cutoff)
+    wanted: set[int | None] = {i.last_modified_by_id for i in insights}
+    wanted.update(u for shown in viewers.values() for u in shown)
+    users = users_by_id(session, wanted)
+    items = serialize_insights(session, insights, basic=True, last_viewed=last_viewed_by_anyone(session, ids))
+    for item, (insight, count) in zip(items, ranked, strict=True):
+        item["view_count"] = count
+        item["viewers"] = [users[u] for u in viewers.get(insight.id, []) if users.get(u)]
+        item["last_modified_by"] = users.get(insight.last_modified_by_id or 0)
+    return items
+
+
+def _recent_viewers(
+    session: Session, project_id: int, insight_ids: list[int], cutoff: datetime
+) -> dict[int, list[int]]:
+    """Up to ``VIEWERS_SHOWN`` users per insight whose view falls in the window, most recent first."""
+    if not insight_ids:
+        return {}
+    position = (
+        func.row_number()
+        .over(
+            partition_by=InsightViewed.insight_id,
+            order_by=(InsightViewed.last_viewed_at.desc(), InsightViewed.id.desc()),
+        )
+        .label("position")
+    )
+    ranked = (
+        select(InsightViewed.insight_id, InsightViewed.user_id, position)
+        .where(
+            InsightViewed.project_id == project_id,
+            InsightViewed.insight_id.in_(insight_ids),
+            InsightViewed.last_viewed_at >= cutoff,
+        )
+        .subquery()
+    )
+    viewers: dict[int, list[int]] = defaultdict(list)
+    rows = session.execute(
+        select(ranked.c.insight_id, ranked.c.user_id)
+        .where(ranked.c.position <= VIEWERS_SHOWN)
+        .order_by(ranked.c.insight_id, ranked.c.position)
+    )
+    for insight_id, user_id in rows:
+        viewers[insight_id].append(user_id)
+    return viewers

@@ -2,8 +2,60 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from insightd.api.rendering import NegotiatedRoute
+from fastapi import APIRouter, Body, Request
+from starlette.responses import Response
+
+from insightd.api.deps import InsightRead, InsightWrite, State
+from insightd.api.rendering import NegotiatedRoute, empty, ok
+from insightd.api.schemas import BulkUpdateTags, InsightsViewed
+from insightd.errors import ValidationFailed
+from insightd.services.bulk_tags import bulk_update_tags
+from insightd.services.views import my_last_viewed, record_views, trending
 
 router = APIRouter(route_class=NegotiatedRoute, tags=["insights"])
+
+
+@router.post(
+    "/insights/bulk_update_tags/",
+    summary="Add, remove or set tags on up to 500 insights in one transaction",
+)
+def bulk_update_tags_(state: State, actor: InsightWrite, body: Annotated[BulkUpdateTags, Body()]) -> Response:
+    with state.db.write() as session:
+        result = bulk_update_tags(session, actor, "insight", body.ids, body.action, body.tags)
+    return ok(result)
+
+
+@router.post("/insights/viewed/", status_code=201, summary="Record that you viewed these insights")
+def viewed(state: State, actor: InsightRead, body: Annotated[InsightsViewed, Body()]) -> Response:
+    with state.db.write() as session:
+        record_views(session, actor, body.insight_ids)
+    return empty(201)
+
+
+@router.get("/insights/my_last_viewed/", summary="Your 5 most recently viewed insights, newest first")
+def my_last_viewed_(state: State, actor: InsightRead) -> Response:
+    with state.db.read() as session:
+        return ok(my_last_viewed(session, actor))
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    try:
+        return int(request.query_params.get(name, default))
+    except ValueError:
+        raise ValidationFailed("days and limit must be valid integers") from None
+
+
+@router.get(
+    "/insights/trending/",
+    summary="Insights ranked by how many users viewed them in the last `days` days (default 7)",
+)
+def trending_(request: Request, state: State, actor: InsightRead) -> Response:
+    days = _int_param(request, "days", 7)
+    limit = _int_param(request, "limit", 10)
+    if limit < 0:
+        raise ValidationFailed("days and limit must be valid integers")
+    with state.db.read() as session:
+        items = trending(session, actor, days, limit)
+    return ok({"count": len(items), "next": None, "previous": None, "results": items})
