@@ -113,6 +113,20 @@ def translate_validation_error(error: dict[str, Any]) -> InsightdError:
         code = "blank" if value == "" else "invalid_choice"
         detail = "This field may not be blank." if value == "" else f'"{shown}" is not a valid choice.'
         return ValidationFailed(detail, code=code, attr=attr)
+    if kind in ("less_than_equal", "less_than"):
+        return ValidationFailed(
+            f"Ensure this value is less than or equal to {ctx.get('le', ctx.get('lt'))}.",
+            code="max_value",
+            attr=attr,
+        )
+    if kind in ("greater_than_equal", "greater_than"):
+        return ValidationFailed(
+            f"Ensure this value is greater than or equal to {ctx.get('ge', ctx.get('gt'))}.",
+            code="min_value",
+            attr=attr,
+        )
+    if kind == "null_characters_not_allowed":
+        return ValidationFailed("Null characters are not allowed.", code=kind, attr=attr)
     if kind == "tag_too_long":
         return ValidationFailed(str(error.get("msg")), code="max_length", attr=f"{attr}__{ctx.get('index')}")
     if kind == "value_error":

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from insightd.api.errors import error_response
-from insightd.errors import UnsupportedMediaType
+from insightd.errors import InsightdError, UnsupportedMediaType
+
+logger = logging.getLogger("insightd.api")
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -37,4 +41,20 @@ class APIConventions:
                     media = content_type.split(";", 1)[0].strip()
                     await error_response(UnsupportedMediaType(media))(scope, receive, send)
                     return
-        await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            # Answer a clean 500 in PostHog's shape (and keep the connection usable) instead of
+            # letting the server tear the connection down; the traceback goes to the log only.
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            if started or scope["type"] != "http":
+                raise
+            await error_response(InsightdError())(scope, receive, send)

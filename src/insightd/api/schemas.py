@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
 
 from insightd.domain.queries import InvalidQuery, validate_query
+
+
+def _no_nul(value: Any) -> Any:
+    """DRF refuses NUL characters in text (PostgreSQL cannot store them); so do we, anywhere in a value."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError("null_characters_not_allowed", "Null characters are not allowed.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+# Values stored in 32-bit columns, and ids (only ever compared) kept within 64 bits.
+Int32 = Annotated[StrictInt, Field(ge=-(2**31), le=2**31 - 1)]
+Id = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class _Body(BaseModel):
@@ -18,20 +39,22 @@ class _Body(BaseModel):
 class InsightWrite(_Body):
     """Fields of an insight that a client may set (POST, PUT and PATCH)."""
 
-    name: str | None = Field(None, max_length=400)
-    derived_name: str | None = Field(None, max_length=400)
-    description: str | None = Field(None, max_length=400)
-    query: dict[str, Any] | None = Field(
+    name: Text | None = Field(None, max_length=400)
+    derived_name: Text | None = Field(None, max_length=400)
+    description: Text | None = Field(None, max_length=400)
+    query: Annotated[dict[str, Any], AfterValidator(_no_nul)] | None = Field(
         None, description="A PostHog query node, e.g. an InsightVizNode holding a TrendsQuery."
     )
-    filters: dict[str, Any] | None = Field(None, description="Legacy filters; prefer `query`.")
-    order: StrictInt | None = None
+    filters: Annotated[dict[str, Any], AfterValidator(_no_nul)] | None = Field(
+        None, description="Legacy filters; prefer `query`."
+    )
+    order: Int32 | None = None
     deleted: bool | None = None
     saved: bool | None = None
     favorited: bool | None = None
-    dashboards: list[StrictInt] | None = Field(None, description="Ids of dashboards in the same project.")
-    tags: list[str] | None = Field(None, description="Replaces the tag set; normalised to lower case.")
-    create_in_folder: str | None = Field(None, alias="_create_in_folder")
+    dashboards: list[Id] | None = Field(None, description="Ids of dashboards in the same project.")
+    tags: list[Text] | None = Field(None, description="Replaces the tag set; normalised to lower case.")
+    create_in_folder: Text | None = Field(None, alias="_create_in_folder", max_length=400)
 
     @field_validator("query", mode="before")
     @classmethod
@@ -48,11 +71,11 @@ class InsightWrite(_Body):
 
 
 class DashboardWrite(_Body):
-    name: str | None = Field(None, max_length=400)
-    description: str | None = None
+    name: Text | None = Field(None, max_length=400)
+    description: Text | None = None
     pinned: bool | None = None
     deleted: bool | None = None
-    tags: list[str] | None = None
+    tags: list[Text] | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

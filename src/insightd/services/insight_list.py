@@ -65,7 +65,7 @@ def _json_int_list(params: Mapping[str, str], key: str) -> list[int]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise ValidationFailed(f"{key} must be a JSON array of integers, such as [1, 2].", attr=key)
-    return value
+    return [v if -(2**63) <= v < 2**63 else -1 for v in value]  # an id beyond 64 bits matches nothing
 
 
 def _json_str_list(params: Mapping[str, str], key: str) -> list[str]:
@@ -141,7 +141,7 @@ def _apply_filters(query: Select[Any], actor: Actor, params: Mapping[str, str], 
                 )
             )
     if params.get("tags"):
-        names = [tagify(t) for t in _json_str_list(params, "tags")]
+        names = [tagify(t.replace("\x00", "")) for t in _json_str_list(params, "tags")]
         query = query.where(
             exists().where(
                 TaggedItem.insight_id == Insight.id, Tag.id == TaggedItem.tag_id, Tag.name.in_(names)
@@ -210,6 +210,7 @@ def _search(session: Session, query: Select[Any], term: str) -> tuple[list[int],
 def list_insights(
     session: Session, actor: Actor, params: Mapping[str, str], limit: int, offset: int
 ) -> InsightPage:
+    params = {key: value.replace("\x00", "") for key, value in params.items()}  # PostgreSQL refuses NUL
     views = _last_viewed_subquery(actor.project_id)
     needs_views = "last_viewed_at" in params.get("order", "") or any(
         params.get(k) for k in ("last_viewed_date_from", "last_viewed_date_to")

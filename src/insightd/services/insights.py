@@ -30,6 +30,8 @@ def find_insight(session: Session, project_id: int, lookup: str, *, include_dele
     if not include_deleted:
         base = base.where(Insight.deleted.is_(False))
     insight = None
+    if "\x00" in lookup:
+        raise NotFound()
     if lookup.isdigit() and len(lookup) < 19:
         insight = session.scalar(base.where(Insight.id == int(lookup)))
     if insight is None and len(lookup) <= 12:

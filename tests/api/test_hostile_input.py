@@ -1,0 +1,53 @@
+"""Inputs that databases refuse (huge integers, NUL characters) get a 4xx, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import Tenant
+
+
+@pytest.mark.parametrize(
+    ("body", "attr", "code"),
+    [
+        ({"order": 2**40}, "order", "max_value"),
+        ({"order": -(2**40)}, "order", "min_value"),
+        ({"dashboards": [2**70]}, "dashboards__0", "max_value"),
+        ({"name": "a\x00b"}, "name", "null_characters_not_allowed"),
+        ({"tags": ["ok", "a\x00b"]}, "tags__1", "null_characters_not_allowed"),
+        ({"query": {"kind": "HogQuery", "code": "x\x00"}}, "query", "null_characters_not_allowed"),
+        ({"description": "é" * 401}, "description", "max_length"),
+    ],
+)
+def test_refused_values(
+    api: httpx.Client, tenant: Tenant, body: dict[str, Any], attr: str, code: str
+) -> None:
+    response = api.post(f"{tenant.base}/insights/", json=body)
+    assert response.status_code == 400, response.text
+    assert (response.json()["attr"], response.json()["code"]) == (attr, code)
+
+
+def test_big_ids_in_filters_and_paths_are_not_found(api: httpx.Client, tenant: Tenant) -> None:
+    huge = "9" * 25
+    assert api.get(f"{tenant.base}/insights/{huge}/").status_code == 404
+    assert api.get(f"{tenant.base}/insights/ab%00cd/").status_code == 404
+    assert api.get(f"/api/projects/{huge}/insights/").status_code == 404
+    assert api.get(f"{tenant.base}/dashboards/{huge}/").status_code == 404
+    for key in ("created_by", "dashboards"):
+        response = api.get(f"{tenant.base}/insights/", params={key: f"[{huge}]"})
+        assert response.status_code == 200 and response.json()["count"] == 0
+
+
+def test_nul_in_query_parameters(api: httpx.Client, tenant: Tenant) -> None:
+    api.post(f"{tenant.base}/insights/", json={"name": "abc", "tags": ["t"]})
+    for params in (
+        {"search": "a\x00"},
+        {"short_id": "x\x00"},
+        {"tags": '["t\\u0000"]'},
+        {"order": "name\x00"},
+    ):
+        response = api.get(f"{tenant.base}/insights/", params=params)
+        assert response.status_code in (200, 400), (params, response.text)
