@@ -113,3 +113,10 @@ class Throttled(InsightdError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.wait_seconds)}
+
+
+class QueryError(ValidationFailed):
+    """A query that cannot be computed as written (bad dates, unsupported kind, engine refusal)."""
+
+    code = "query_error"
+    default_detail = "The query could not be computed."

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
@@ -67,6 +67,16 @@ class Settings(BaseSettings):
         description="Per personal API key limits on insight endpoints, e.g. '600/minute,5000/hour' or 'off'.",
     )
     site_url: str | None = Field(default=None, description="Public base URL, used in absolute links.")
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible API base (e.g. http://127.0.0.1:11434/v1) for generate_metadata; "
+        "unset means names are generated offline only.",
+    )
+    llm_model: str = Field(default="gpt-4.1-mini", description="Chat model asked for insight names.")
+    llm_api_key: SecretStr | None = Field(default=None, description="Bearer key for the LLM endpoint.")
+    llm_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds to wait for the LLM before answering offline."
+    )
 
     @field_validator("rate_limits", mode="before")
     @classmethod

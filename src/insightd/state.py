@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from insightd.auth.ratelimit import MemoryRateLimiter, RateLimiter
 from insightd.engine.base import Engine
+from insightd.execution.cache import MemoryCache
+from insightd.execution.service import QueryService
 from insightd.services.accounts import ensure_defaults
 from insightd.settings import Settings
 from insightd.store.db import Database
@@ -20,6 +22,7 @@ class AppState:
     rate_limiter: RateLimiter
     _engine: Engine | None = field(default=None, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _queries: QueryService | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> AppState:
@@ -47,7 +50,19 @@ class AppState:
                     self._engine = engine
         return self._engine
 
+    @property
+    def queries(self) -> QueryService:
+        """Runs insight queries on the engine with the result cache (created on first use)."""
+        if self._queries is None:
+            with self._engine_lock:
+                if self._queries is None:
+                    self._queries = QueryService(lambda: self.engine, MemoryCache())
+        return self._queries
+
     def close(self) -> None:
+        if self._queries is not None:
+            self._queries.close()
+            self._queries = None
         if self._engine is not None:
             self._engine.close()
             self._engine = None

@@ -1,0 +1,1 @@
+"""Query nodes, date ranges, filters and one runner per query kind."""

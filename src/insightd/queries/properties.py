@@ -1,0 +1,149 @@
+"""Property filters → ClickHouse conditions, with PostHog's operators and missing-value rules (spec §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from insightd.errors import QueryError
+from insightd.queries.dates import parse_date
+from insightd.queries.models import Properties, PropertyFilter, PropertyGroup, Scalar
+from insightd.queries.sql import Params, event_property, person_property
+
+NEEDS_NO_VALUE = ("is_set", "is_not_set")
+
+
+def _text(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _number(value: Scalar) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value.strip()) if value.strip() else None
+    except ValueError:
+        return None
+
+
+def _values(value: Scalar | list[Scalar] | None) -> list[Scalar]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def uses_person(properties: Properties) -> bool:
+    return any(f.type == "person" for f in iter_filters(properties))
+
+
+def iter_filters(properties: Properties) -> list[PropertyFilter]:
+    out: list[PropertyFilter] = []
+    items: Sequence[PropertyFilter | PropertyGroup]
+    if properties is None:
+        return out
+    items = properties.values if isinstance(properties, PropertyGroup) else properties
+    for item in items:
+        if isinstance(item, PropertyGroup):
+            out.extend(iter_filters(item))
+        else:
+            out.append(item)
+    return out
+
+
+class FilterBuilder:
+    def __init__(self, params: Params, tz: ZoneInfo, now: datetime) -> None:
+        self.params, self.tz, self.now = params, tz, now
+
+    def where(self, properties: Properties) -> str:
+        if properties is None:
+            return "1"
+        if isinstance(properties, PropertyGroup):
+            return self.group(properties)
+        return self.group(PropertyGroup(type="AND", values=list(properties)))
+
+    def group(self, group: PropertyGroup) -> str:
+        parts = [
+            self.group(item) if isinstance(item, PropertyGroup) else self.condition(item)
+            for item in group.values
+        ]
+        parts = [p for p in parts if p != "1"]
+        if not parts:
+            return "1"
+        if len(parts) == 1:
+            return parts[0]
+        joiner = " AND " if group.type == "AND" else " OR "
+        return "(" + joiner.join(f"({p})" for p in parts) + ")"
+
+    def condition(self, item: PropertyFilter) -> str:
+        p = self._property(item)
+        op, values = item.operator, _values(item.value)
+        if op == "is_set":
+            return f"{p} IS NOT NULL"
+        if op == "is_not_set":
+            return f"{p} IS NULL"
+        if not values:
+            return "0" if op == "in" else "1"  # an incomplete filter is ignored, as PostHog does
+        if op in ("exact", "in"):
+            return self._any(p, values, lambda pv: f"ifNull({pv[0]} = {pv[1]}, 0)")
+        if op in ("is_not", "not_in"):
+            return self._all(p, values, lambda pv: f"ifNull({pv[0]} != {pv[1]}, 1)")
+        if op == "icontains":
+            return self._any_text(p, values, "ifNull({p} ILIKE concat('%', {v}, '%'), 0)")
+        if op == "not_icontains":
+            return self._all_text(p, values, "ifNull({p} NOT ILIKE concat('%', {v}, '%'), 1)")
+        if op == "regex":
+            return self._any_text(p, values, "ifNull(match({p}, {v}), 0)")
+        if op == "not_regex":
+            return self._all_text(p, values, "ifNull(NOT match({p}, {v}), 1)")
+        if op in ("gt", "gte", "lt", "lte", "min", "max"):
+            symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "min": ">=", "max": "<="}[op]
+            return self._compare(p, values[0], symbol)
+        if op in ("is_date_before", "is_date_after", "is_date_exact"):
+            symbol = {"is_date_before": "<", "is_date_after": ">", "is_date_exact": "="}[op]
+            moment = parse_date(_text(values[0]), self.now, self.tz).moment
+            constant = self.params.moment(moment, self.tz.key)
+            parsed = f"parseDateTime64BestEffortOrNull({p}, 6, {self.params.string(self.tz.key)})"
+            return f"ifNull({parsed} {symbol} {constant}, 0)"
+        raise QueryError(f"Unsupported property filter operator '{op}'.")
+
+    def _property(self, item: PropertyFilter) -> str:
+        if item.type == "person":
+            return person_property(item.key, self.params)
+        return event_property(item.key, self.params)
+
+    def _operands(self, p: str, value: Scalar) -> tuple[str, str]:
+        number = _number(value) if not isinstance(value, str) else None
+        if number is not None:
+            return f"toFloat64OrNull({p})", self.params.number(number)
+        return p, self.params.string(_text(value))
+
+    def _any(self, p: str, values: list[Scalar], build: object) -> str:
+        assert callable(build)
+        parts = [build(self._operands(p, v)) for v in values]
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def _all(self, p: str, values: list[Scalar], build: object) -> str:
+        assert callable(build)
+        parts = [build(self._operands(p, v)) for v in values]
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    def _any_text(self, p: str, values: list[Scalar], template: str) -> str:
+        parts = [template.format(p=p, v=self.params.string(_text(v))) for v in values]
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+    def _all_text(self, p: str, values: list[Scalar], template: str) -> str:
+        parts = [template.format(p=p, v=self.params.string(_text(v))) for v in values]
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+    def _compare(self, p: str, value: Scalar, symbol: str) -> str:
+        number = _number(value)
+        if number is not None:
+            return f"ifNull(toFloat64OrNull({p}) {symbol} {self.params.number(number)}, 0)"
+        return f"ifNull({p} {symbol} {self.params.string(_text(value))}, 0)"

@@ -1,0 +1,64 @@
+"""What every query runner gets (the context) and gives (a response dict in PostHog's shape)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo
+
+from insightd.engine.base import Engine, EngineError, QueryCancelled, QueryResult, QueryTimeout
+from insightd.errors import QueryError
+
+
+@dataclass
+class QueryContext:
+    """One computation: the project, its timezone, "now", the engine and the computation's id."""
+
+    team_id: int
+    timezone: str
+    engine: Engine
+    query_id: str
+    now: datetime
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        """Run one statement under this computation's query id (so ``engine.cancel`` can kill it)."""
+        self.executed.append(sql)
+        try:
+            return self.engine.execute(sql, params, query_id=self.query_id, settings=self.settings)
+        except (QueryCancelled, QueryTimeout):
+            raise
+        except EngineError as exc:
+            raise QueryError(f"Query failed: {exc.message}") from exc
+
+    def earliest_timestamp(self) -> datetime | None:
+        result = self.execute(
+            "SELECT min(timestamp) FROM events WHERE team_id = {team:UInt64} "
+            "AND timestamp >= toDateTime64('2015-01-01 00:00:00', 6, 'UTC')",
+            {"team": self.team_id},
+        )
+        value = result.rows[0][0] if result.rows else None
+        if not value or str(value).startswith("1970"):
+            return None
+        moment = datetime.fromisoformat(str(value)).replace(tzinfo=ZoneInfo("UTC"))
+        return moment.astimezone(self.tz)
+
+
+class Runner(Protocol):
+    """One query kind: ``calculate`` returns PostHog's response body (``results`` …)."""
+
+    kind: ClassVar[str]
+
+    def calculate(self) -> dict[str, Any]: ...
+
+    @property
+    def interval(self) -> str | None: ...
+
+    def date_to(self) -> datetime | None: ...

@@ -1,0 +1,418 @@
+"""TrendsQuery: one SQL aggregation per series and period, shaped as PostHog's series items (spec §2–3)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from insightd.queries import breakdowns
+from insightd.queries.dates import ResolvedRange, previous_period, resolve
+from insightd.queries.formula import evaluate, parse_formula
+from insightd.queries.models import PROPERTY_MATHS, TOTAL_VALUE_DISPLAYS, EventsNode, TrendsQuery
+from insightd.queries.properties import FilterBuilder, uses_person
+from insightd.queries.runner import QueryContext
+from insightd.queries.source import events_from
+from insightd.queries.sql import Params, event_property, person_property
+
+QUANTILES = {"median": 0.5, "p75": 0.75, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+BUCKET_FUNCTIONS = {
+    "minute": "toStartOfMinute({t})",
+    "hour": "toStartOfHour({t})",
+    "day": "toStartOfDay({t})",
+    "week": "toStartOfWeek({t}, 0)",
+    "month": "toStartOfMonth({t})",
+}
+ROLLING_DAYS = {"weekly_active": 7, "monthly_active": 30}
+Values = dict[str | None, list[float] | float]
+
+
+@dataclass
+class SeriesResult:
+    index: int
+    series: EventsNode
+    period: str  # "current" | "previous"
+    range: ResolvedRange
+    values: Values  # breakdown value (None: no breakdown) → bucket values, or the total
+
+
+def _effective_math(series: EventsNode, interval: str) -> str:
+    math_ = series.math or "total"
+    if math_ == "weekly_active" and interval in ("week", "month"):
+        return "dau"
+    if math_ == "monthly_active" and interval == "month":
+        return "dau"
+    return math_
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return 0.0
+    number = float(value)
+    return 0.0 if math.isnan(number) else number
+
+
+def _clean(value: float) -> float | int:
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
+
+
+class TrendsRunner:
+    kind: ClassVar[str] = "TrendsQuery"
+
+    def __init__(self, query: TrendsQuery, ctx: QueryContext) -> None:
+        self.query, self.ctx = query, ctx
+        self.display = (query.trendsFilter.display if query.trendsFilter else None) or "ActionsLineGraph"
+        self.total_value = self.display in TOTAL_VALUE_DISPLAYS
+        self.breakdown = (
+            query.breakdownFilter if query.breakdownFilter and query.breakdownFilter.breakdown else None
+        )
+
+    @property
+    def interval(self) -> str:
+        return "day" if self.total_value else (self.query.interval or "day")
+
+    def date_to(self) -> datetime | None:
+        return self._range().date_to
+
+    def _range(self) -> ResolvedRange:
+        dr = self.query.dateRange
+        date_from = dr.date_from if dr else None
+        explicit = bool(dr and dr.explicitDate) or self.display == "BoldNumber"
+        earliest = self.ctx.earliest_timestamp() if date_from and date_from.strip() == "all" else None
+        return resolve(
+            date_from,
+            dr.date_to if dr else None,
+            self.interval,
+            self.ctx.tz,
+            self.ctx.now,
+            explicit=explicit,
+            earliest=earliest,
+        )
+
+    # -- SQL ---------------------------------------------------------------------------------------
+    def _bucket(self, column: str, interval: str) -> str:
+        return BUCKET_FUNCTIONS[interval].format(t=f"toTimeZone({column}, '{self.ctx.timezone}')")
+
+    def _breakdown_expr(self, params: Params) -> str:
+        assert self.breakdown is not None and self.breakdown.breakdown is not None
+        builder_type = self.breakdown.breakdown_type or "event"
+        key = self.breakdown.breakdown
+        raw = person_property(key, params) if builder_type == "person" else event_property(key, params)
+        if self.breakdown.breakdown_normalize_url:
+            raw = f"if(empty(trimRight({raw}, '/?#')), '/', trimRight({raw}, '/?#'))"
+        return f"ifNull(nullIf(toString({raw}), ''), '{breakdowns.NULL}')"
+
+    def _filters(self, series: EventsNode, params: Params) -> tuple[str, bool]:
+        builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
+        parts = [builder.where(self.query.properties), builder.where(series.properties)]
+        person = uses_person(self.query.properties) or uses_person(series.properties)
+        if self.breakdown and self.breakdown.breakdown_type == "person":
+            person = True
+        return " AND ".join(p for p in parts if p != "1") or "1", person
+
+    def _aggregate(self, series: EventsNode, math_: str, params: Params) -> str:
+        if math_ == "total":
+            return "count()"
+        if math_ == "dau":
+            return "uniqExact(events.pid)"
+        if math_ == "unique_session":
+            return f"uniqExact({event_property('$session_id', params)})"
+        if math_ in PROPERTY_MATHS:
+            assert series.math_property is not None
+            value = f"toFloat64OrNull({event_property(series.math_property, params)})"
+            if math_ in QUANTILES:
+                return f"ifNull(quantile({QUANTILES[math_]})({value}), 0)"
+            return f"ifNull({math_}({value}), 0)"
+        raise AssertionError(math_)
+
+    def _run(self, series: EventsNode, rng: ResolvedRange) -> Values:
+        params = Params()
+        tz = self.ctx.timezone
+        math_ = _effective_math(series, rng.interval)
+        filters, person_props = self._filters(series, params)
+        breakdown = self._breakdown_expr(params) if self.breakdown else "''"
+        event = f"events.event = {params.string(series.event)}" if series.event is not None else "1"
+        team = params.add(self.ctx.team_id, "UInt64")
+        lower = rng.where_from
+        if math_ in ROLLING_DAYS:
+            lower = (rng.date_to if self.total_value else rng.where_from) - timedelta(
+                days=ROLLING_DAYS[math_]
+            )
+        upper = params.moment(rng.date_to, tz)
+        time_where = f"events.timestamp <= {upper}"
+        if math_ != "first_time_for_user":
+            time_where = f"events.timestamp >= {params.moment(lower, tz)} AND {time_where}"
+        source = events_from(
+            team,
+            f"{event} AND {time_where}",
+            resolve_persons=math_ not in ("total", "unique_session", *PROPERTY_MATHS),
+            person_properties=person_props,
+        )
+        if math_ in ROLLING_DAYS and not self.total_value:
+            sql = self._rolling_sql(source, filters, breakdown, rng, ROLLING_DAYS[math_], params)
+        elif math_ == "first_time_for_user":
+            sql = self._first_time_sql(source, filters, breakdown, rng, params)
+        elif self._cumulative_actors(math_):
+            bucket = self._bucket("events.timestamp", rng.interval)
+            sql = (
+                f"SELECT toString(b) AS bucket, bd AS breakdown, count() AS value FROM ("
+                f"SELECT events.pid, {breakdown} AS bd, min({bucket}) AS b FROM {source} "
+                f"WHERE {filters} GROUP BY events.pid, bd) GROUP BY bucket, breakdown"
+            )
+        else:
+            agg = "uniqExact(events.pid)" if math_ in ROLLING_DAYS else self._aggregate(series, math_, params)
+            if self.total_value:
+                sql = (
+                    f"SELECT '' AS bucket, {breakdown} AS breakdown, {agg} AS value "
+                    f"FROM {source} WHERE {filters} GROUP BY breakdown"
+                )
+            else:
+                bucket = self._bucket("events.timestamp", rng.interval)
+                sql = (
+                    f"SELECT toString({bucket}) AS bucket, {breakdown} AS breakdown, {agg} AS value "
+                    f"FROM {source} WHERE {filters} GROUP BY bucket, breakdown"
+                )
+        result = self.ctx.execute(sql, params.values)
+        return self._place(result.rows, rng)
+
+    def _cumulative_actors(self, math_: str) -> bool:
+        return self.display == "ActionsLineGraphCumulative" and math_ == "dau" and not self.total_value
+
+    def _rolling_sql(
+        self, source: str, filters: str, breakdown: str, rng: ResolvedRange, days: int, params: Params
+    ) -> str:
+        slot = rng.interval if rng.interval in ("hour", "minute") else "day"
+        truncate = self._bucket("events.timestamp", slot)
+        tz = self.ctx.timezone
+        starts = "[" + ", ".join(f"'{b.strftime('%Y-%m-%d %H:%M:%S')}'" for b in rng.buckets()) + "]"
+        buckets = params.add(starts, f"Array(DateTime('{tz}'))")
+        return (
+            f"SELECT toString(b) AS bucket, bd AS breakdown, uniqExact(pid) AS value FROM ("
+            f"SELECT DISTINCT {truncate} AS t, events.pid AS pid, {breakdown} AS bd FROM {source} "
+            f"WHERE {filters}) "
+            f"ARRAY JOIN arrayFilter(x -> x >= t AND x < t + INTERVAL {days} DAY, {buckets}) AS b "
+            f"GROUP BY bucket, breakdown"
+        )
+
+    def _first_time_sql(
+        self, source: str, filters: str, breakdown: str, rng: ResolvedRange, params: Params
+    ) -> str:
+        lower = params.moment(rng.where_from, self.ctx.timezone)
+        cond = f"events.timestamp >= {lower} AND {filters}"
+        bucket = "''" if self.total_value else f"toString({self._bucket('first_in', rng.interval)})"
+        return (
+            f"SELECT {bucket} AS bucket, bd AS breakdown, count() AS value FROM ("
+            f"SELECT events.pid, min(events.timestamp) AS first_ever, "
+            f"minIf(events.timestamp, {cond}) AS first_in, "
+            f"countIf({cond}) AS matching, argMinIf({breakdown}, events.timestamp, {cond}) AS bd "
+            f"FROM {source} GROUP BY events.pid HAVING matching > 0 AND first_ever = first_in"
+            f") GROUP BY bucket, breakdown"
+        )
+
+    def _place(self, rows: Sequence[Sequence[Any]], rng: ResolvedRange) -> Values:
+        out: Values = {}
+        if self.total_value:
+            for _bucket, value_key, value in rows:
+                out[value_key if self.breakdown else None] = _number(value)
+            return out
+        width = 19 if rng.interval in ("hour", "minute") else 10
+        index = {b.strftime("%Y-%m-%d %H:%M:%S")[:width]: i for i, b in enumerate(rng.buckets())}
+        size = len(index)
+        for bucket, value_key, value in rows:
+            position = index.get(str(bucket)[:width])
+            if position is None:
+                continue
+            key = value_key if self.breakdown else None
+            data = out.setdefault(key, [0.0] * size)
+            assert isinstance(data, list)
+            data[position] += _number(value)
+        return out
+
+    # -- shaping ----------------------------------------------------------------------------------
+    def calculate(self) -> dict[str, Any]:
+        current = self._range()
+        periods = [("current", current)]
+        compare = (
+            self.query.compareFilter and self.query.compareFilter.compare and current.relative_from != "all"
+        )
+        dr = self.query.dateRange
+        if compare:
+            periods.append(
+                (
+                    "previous",
+                    previous_period(current, dr.date_from if dr else None, dr.date_to if dr else None),
+                )
+            )
+        results: list[dict[str, Any]] = []
+        has_more = False
+        for period, rng in periods:
+            computed = [
+                SeriesResult(i, s, period, rng, self._run(s, rng)) for i, s in enumerate(self.query.series)
+            ]
+            items, more = self._items(computed, bool(compare))
+            has_more = has_more or more
+            results.extend(items)
+        if compare:
+            results.sort(key=lambda item: 0 if item.get("compare_label") == "current" else 1)
+        return {
+            "results": results,
+            "hasMore": has_more,
+            "resolved_date_range": current.as_json(),
+            "timezone": self.ctx.timezone,
+        }
+
+    def _formulas(self) -> list[str]:
+        tf = self.query.trendsFilter
+        if tf is None:
+            return []
+        if tf.formulas:
+            return [f for f in tf.formulas if f.strip()]
+        return [tf.formula] if tf.formula and tf.formula.strip() else []
+
+    def _items(self, computed: list[SeriesResult], compare: bool) -> tuple[list[dict[str, Any]], bool]:
+        formulas = self._formulas()
+        limit = self.breakdown.breakdown_limit if self.breakdown and self.breakdown.breakdown_limit else 25
+        if self.display == "WorldMap" and not (self.breakdown and self.breakdown.breakdown_limit):
+            limit = 250
+        has_more = False
+        per_series: list[list[dict[str, Any]]] = []
+        for result in computed:
+            values = result.values
+            if self.breakdown:
+                values, more = breakdowns.limit_values(values, limit)
+                has_more = has_more or more
+                if self.breakdown.breakdown_hide_other_aggregation:
+                    values = {k: v for k, v in values.items() if k != breakdowns.OTHER}
+            elif not values:
+                values = {None: 0.0 if self.total_value else [0.0] * len(result.range.buckets())}
+            per_series.append([self._item(result, key, data, compare) for key, data in values.items()])
+        if formulas:
+            return self._formula_items(formulas, per_series), has_more
+        return [item for items in per_series for item in items], has_more
+
+    def _label(self, series: EventsNode) -> str:
+        return series.event if series.event is not None else "All events"
+
+    def _item(
+        self, result: SeriesResult, key: str | None, data: list[float] | float, compare: bool
+    ) -> dict[str, Any]:
+        series, rng = result.series, result.range
+        label = self._label(series)
+        if self.breakdown:
+            label = str(key) if len(self.query.series) == 1 else f"{label} - {key}"
+        days = rng.day_strings()
+        item: dict[str, Any] = {
+            "label": label,
+            "filter": self._legacy_filter(rng),
+            "action": {
+                "id": series.event,
+                "type": "events",
+                "order": result.index,
+                "name": self._label(series),
+                "custom_name": series.custom_name,
+                "math": series.math or "total",
+                "math_property": series.math_property,
+                "math_hogql": None,
+                "math_group_type_index": series.math_group_type_index,
+                "properties": {},
+                "days": days,
+            },
+            "order": result.index,
+        }
+        if self.total_value:
+            assert not isinstance(data, list)
+            item.update({"aggregated_value": _clean(data), "data": [], "days": [], "count": 0})
+        else:
+            assert isinstance(data, list)
+            values = self._transform(data)
+            count = values[-1] if self.display == "ActionsLineGraphCumulative" and values else sum(values)
+            item.update(
+                {
+                    "data": [_clean(v) for v in values],
+                    "labels": rng.labels(),
+                    "days": days,
+                    "count": float(count),
+                }
+            )
+        if self.breakdown:
+            item["breakdown_value"] = key
+        if compare:
+            item["compare"] = True
+            item["compare_label"] = result.period
+        return item
+
+    def _transform(self, data: list[float]) -> list[float]:
+        values = list(data)
+        if self.display == "ActionsLineGraphCumulative":
+            running, out = 0.0, []
+            for value in values:
+                running += value
+                out.append(running)
+            values = out
+        smoothing = self.query.trendsFilter.smoothingIntervals if self.query.trendsFilter else None
+        if smoothing and smoothing > 1 and not self.total_value:
+            values = [
+                float(
+                    math.floor(
+                        sum(values[max(0, i - smoothing + 1) : i + 1])
+                        / len(values[max(0, i - smoothing + 1) : i + 1])
+                    )
+                )
+                for i in range(len(values))
+            ]
+        return values
+
+    def _legacy_filter(self, rng: ResolvedRange) -> dict[str, Any]:
+        dr = self.query.dateRange
+        out: dict[str, Any] = {
+            "insight": "TRENDS",
+            "date_from": dr.date_from if dr and dr.date_from else "-7d",
+            "date_to": dr.date_to if dr else None,
+            "interval": rng.interval,
+            "display": self.display,
+        }
+        if self.breakdown:
+            out.update(
+                {"breakdown": self.breakdown.breakdown, "breakdown_type": self.breakdown.breakdown_type}
+            )
+        return out
+
+    def _formula_items(
+        self,
+        formulas: list[str],
+        per_series: list[list[dict[str, Any]]],
+    ) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        keys: list[Any] = []
+        for items in per_series:
+            for item in items:
+                key = item.get("breakdown_value")
+                if key not in keys:
+                    keys.append(key)
+        for order, formula in enumerate(formulas):
+            tree = parse_formula(formula, len(self.query.series))
+            group: list[dict[str, Any]] = []
+            for key in keys:
+                matched = [
+                    next((i for i in items if i.get("breakdown_value") == key), None) for items in per_series
+                ]
+                template = next(i for i in matched if i is not None)
+                item = dict(template)
+                item.update({"label": f"Formula ({formula})", "action": None, "order": order})
+                if self.breakdown:
+                    item["label"] = str(key)
+                if self.total_value:
+                    value = evaluate(tree, [_number(i["aggregated_value"]) if i else 0.0 for i in matched])
+                    item.update({"aggregated_value": _clean(value), "data": None, "count": 0})
+                else:
+                    length = len(template["data"])
+                    columns = [[float(v) for v in i["data"]] if i else [0.0] * length for i in matched]
+                    data = [evaluate(tree, [col[b] for col in columns]) for b in range(length)]
+                    item.update({"data": [_clean(v) for v in data], "count": float(sum(data))})
+                group.append(item)
+            if self.breakdown:
+                group.sort(key=breakdowns.formula_rank)
+            out.extend(group)
+        return out
