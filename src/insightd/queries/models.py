@@ -146,24 +146,29 @@ class TrendsFilter(Loose):
     smoothingIntervals: int | None = None
 
 
-class TrendsQuery(Node):
-    kind: Literal["TrendsQuery"] = "TrendsQuery"
+class InsightQuery(Node):
+    """Fields every insight query shares."""
+
     series: list[EventsNode] = Field(min_length=1)
-    interval: IntervalType | None = "day"
     dateRange: DateRange | None = None
     properties: Properties = None
     filterTestAccounts: bool | None = None
     breakdownFilter: BreakdownFilter | None = None
-    compareFilter: CompareFilter | None = None
-    trendsFilter: TrendsFilter | None = None
     aggregation_group_type_index: int | None = None
     samplingFactor: float | None = None
     modifiers: dict[str, Any] | None = None
     tags: dict[str, Any] | None = None
     version: float | None = None
     dataColorTheme: float | None = None
-    conversionGoal: Any = None
     response: dict[str, Any] | None = None
+
+
+class TrendsQuery(InsightQuery):
+    kind: Literal["TrendsQuery"] = "TrendsQuery"
+    interval: IntervalType | None = "day"
+    compareFilter: CompareFilter | None = None
+    trendsFilter: TrendsFilter | None = None
+    conversionGoal: Any = None
 
 
 class FunnelsFilter(Node):
@@ -189,22 +194,10 @@ class FunnelsFilter(Node):
     hideIncompleteConversionWindowPeriods: bool | None = None
 
 
-class FunnelsQuery(Node):
+class FunnelsQuery(InsightQuery):
     kind: Literal["FunnelsQuery"] = "FunnelsQuery"
-    series: list[EventsNode] = Field(min_length=1)
     interval: IntervalType | None = None
-    dateRange: DateRange | None = None
-    properties: Properties = None
-    filterTestAccounts: bool | None = None
-    breakdownFilter: BreakdownFilter | None = None
     funnelsFilter: FunnelsFilter | None = None
-    aggregation_group_type_index: int | None = None
-    samplingFactor: float | None = None
-    modifiers: dict[str, Any] | None = None
-    tags: dict[str, Any] | None = None
-    version: float | None = None
-    dataColorTheme: float | None = None
-    response: dict[str, Any] | None = None
 
 
 class HogQLFilters(Node):
