@@ -197,5 +197,29 @@ def keys_create(
     click.echo(created.value)
 
 
+@main.group()
+def organizations() -> None:
+    """Manage organizations."""
+
+
+@organizations.command("ai-processing")
+@data_dir_option
+@click.option("--organization", "organization_id", default=1, show_default=True, type=int)
+@click.option(
+    "--approve/--revoke",
+    required=True,
+    help="Allow (or stop) sending insight query summaries to the configured LLM (INSIGHTD_LLM_*).",
+)
+def organizations_ai_processing(data_dir: Path | None, organization_id: int, approve: bool) -> None:
+    """Set the organization's is_ai_data_processing_approved flag (used by generate_metadata)."""
+    from insightd.metadata.approval import set_ai_processing_approval
+
+    with store(data_dir) as session:
+        organization = set_ai_processing_approval(session, organization_id, approve)
+        name = organization.name
+    state = "approved" if approve else "not approved"
+    click.echo(f"AI data processing is now {state} for organization {organization_id} ({name})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -103,3 +103,19 @@ class InsightsViewed(_Body):
 
 class CancelQuery(_Body):
     client_query_id: Any = None
+
+
+class GenerateMetadata(_Body):
+    """``generate_metadata``: only ``query`` is read (a truthy one must be a known node)."""
+
+    query: Any = Field(None, description="The insight's query node, e.g. an InsightVizNode.")
+
+    @field_validator("query", mode="before")
+    @classmethod
+    def _known_node(cls, value: Any) -> Any:
+        if not value:
+            return value
+        try:
+            return validate_query(value)
+        except InvalidQuery as exc:
+            raise PydanticCustomError("parse_error", "{detail}", {"detail": str(exc)}) from exc

@@ -12,6 +12,7 @@ from insightd.domain.queries import InvalidQuery, insight_type, validate_query
 from insightd.domain.short_ids import generate_short_id
 from insightd.domain.tags import normalize_tags
 from insightd.errors import NotFound, ParseError, ValidationFailed
+from insightd.metadata.service import derived_name, refreshed_derived_name
 from insightd.services.activity import change, log_activity
 from insightd.services.context import Actor
 from insightd.services.tagging import replace_tags, tags_for
@@ -102,7 +103,7 @@ def create_insight(session: Session, actor: Actor, data: dict[str, Any]) -> Insi
         project_id=actor.project_id,
         short_id=_new_short_id(session, actor.project_id),
         name=data.get("name"),
-        derived_name=data.get("derived_name"),
+        derived_name=data.get("derived_name") or derived_name(query),
         description=data.get("description"),
         query=query,
         filters=data.get("filters") or {},
@@ -150,6 +151,8 @@ def update_insight(session: Session, actor: Actor, lookup: str, data: dict[str, 
     changes: list[dict[str, Any]] = []
     if "query" in data:
         data["query"] = check_query(data["query"])
+        if not data.get("derived_name"):  # generate_metadata's offline name follows the query
+            data["derived_name"] = refreshed_derived_name(insight.derived_name, insight.query, data["query"])
     if "dashboards" in data:
         dashboards = _dashboards_of_project(session, actor.project_id, data["dashboards"] or [])
     for field in LOGGED_FIELDS:
