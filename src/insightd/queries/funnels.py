@@ -1,13 +1,33 @@
-"""FunnelsQuery (in progress)."""
+"""FunnelsQuery: SQL gathers each actor's sorted step events; the walk (funnel_walk) decides (spec §5)."""
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from insightd.errors import QueryError
-from insightd.queries.models import FunnelsQuery
+from insightd.queries.dates import ResolvedRange, resolve, start_of
+from insightd.queries.funnel_walk import Event, Walk, walk_ordered, walk_unordered
+from insightd.queries.models import EventsNode, FunnelsFilter, FunnelsQuery
+from insightd.queries.properties import FilterBuilder, uses_person
 from insightd.queries.runner import QueryContext
+from insightd.queries.source import events_from
+from insightd.queries.sql import Params, event_property, person_property
+
+UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800, "month": 31 * 86400}
+MAX_STEPS = 32
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 class FunnelsRunner:
@@ -15,13 +35,269 @@ class FunnelsRunner:
 
     def __init__(self, query: FunnelsQuery, ctx: QueryContext) -> None:
         self.query, self.ctx = query, ctx
+        self.filter = query.funnelsFilter or FunnelsFilter()
+        self.steps = len(query.series)
+        self.order = self.filter.funnelOrderType or "ordered"
+        self.viz = self.filter.funnelVizType or "steps"
+        bf = query.breakdownFilter
+        self.breakdown = bf if bf and bf.breakdown else None
+        self._validate()
 
     @property
-    def interval(self) -> str | None:
-        return None
+    def interval(self) -> str:
+        return self.query.interval or "day"
 
     def date_to(self) -> datetime | None:
-        return None
+        return self._range().date_to
 
+    @property
+    def window(self) -> float:
+        amount = self.filter.funnelWindowInterval or 14
+        return float(amount * UNIT_SECONDS[self.filter.funnelWindowIntervalUnit or "day"])
+
+    def _validate(self) -> None:
+        if self.steps < 2:
+            raise QueryError("Funnels require at least two steps.")
+        if self.steps > MAX_STEPS:
+            raise QueryError(f"Funnels support up to {MAX_STEPS} steps.")
+        for exclusion in self.filter.exclusions or []:
+            if exclusion.funnelFromStep >= exclusion.funnelToStep:
+                raise QueryError(
+                    "Exclusion event range is invalid. End of range should be greater than start."
+                )
+            if exclusion.funnelFromStep >= self.steps - 1:
+                raise QueryError(
+                    "Exclusion event range is invalid. Start of range is greater than number of steps."
+                )
+            if exclusion.funnelToStep > self.steps - 1:
+                raise QueryError(
+                    "Exclusion event range is invalid. End of range is greater than number of steps."
+                )
+            for step in self.query.series[exclusion.funnelFromStep : exclusion.funnelToStep + 1]:
+                if step.event == exclusion.event and not exclusion.properties:
+                    raise QueryError("Exclusion steps cannot contain an event that's part of funnel steps.")
+            whole = exclusion.funnelFromStep == 0 and exclusion.funnelToStep == self.steps - 1
+            if self.order == "unordered" and not whole:
+                raise QueryError("Partial Exclusions not allowed in unordered funnels")
+        start, end = self.filter.funnelFromStep, self.filter.funnelToStep
+        if start is not None and not 0 <= start <= self.steps - 2:
+            raise QueryError(f"funnelFromStep is out of bounds. It must be between 0 and {self.steps - 2}.")
+        if end is not None and not 1 <= end <= self.steps - 1:
+            raise QueryError(f"funnelToStep is out of bounds. It must be between 1 and {self.steps - 1}.")
+        step_attribution = self.filter.breakdownAttributionType == "step"
+        if step_attribution and self.order == "unordered" and (self.filter.breakdownAttributionValue or 0):
+            raise QueryError("Only the first step can be used for breakdown attribution in unordered funnels")
+
+    def _range(self) -> ResolvedRange:
+        dr = self.query.dateRange
+        date_from = dr.date_from if dr else None
+        earliest = self.ctx.earliest_timestamp() if date_from and date_from.strip() == "all" else None
+        return resolve(
+            date_from,
+            dr.date_to if dr else None,
+            self.interval,
+            self.ctx.tz,
+            self.ctx.now,
+            explicit=bool(dr and dr.explicitDate),
+            earliest=earliest,
+        )
+
+    # -- SQL ---------------------------------------------------------------------------------------
+    def _node_condition(self, node: EventsNode, builder: FilterBuilder, params: Params) -> str:
+        parts = []
+        if node.event is not None:
+            parts.append(f"events.event = {params.string(node.event)}")
+        where = builder.where(node.properties)
+        if where != "1":
+            parts.append(where)
+        return " AND ".join(parts) or "1"
+
+    def _breakdown_expr(self, params: Params) -> str:
+        if self.breakdown is None:
+            return "''"
+        key = self.breakdown.breakdown
+        assert key is not None
+        raw = (
+            person_property(key, params)
+            if self.breakdown.breakdown_type == "person"
+            else event_property(key, params)
+        )
+        return f"ifNull(toString({raw}), '')"
+
+    def fetch(self, rng: ResolvedRange) -> list[tuple[str, list[Event]]]:
+        """Each actor's events in the range, sorted, with matched steps (and exclusions as -s)."""
+        params = Params()
+        builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
+        team = params.add(self.ctx.team_id, "UInt64")
+        tz = self.ctx.timezone
+        matches = [
+            f"if({self._node_condition(node, builder, params)}, [{i + 1}], [])"
+            for i, node in enumerate(self.query.series)
+        ]
+        for exclusion in self.filter.exclusions or []:
+            marks = ", ".join(
+                str(-s) for s in range(exclusion.funnelFromStep + 2, exclusion.funnelToStep + 2)
+            )
+            matches.append(f"if({self._node_condition(exclusion, builder, params)}, [{marks}], [])")
+        steps = f"arrayConcat({', '.join(matches)})"
+        global_filter = builder.where(self.query.properties)
+        person = uses_person(self.query.properties) or any(
+            uses_person(n.properties) for n in [*self.query.series, *(self.filter.exclusions or [])]
+        )
+        if self.breakdown is not None and self.breakdown.breakdown_type == "person":
+            person = True
+        time_where = (
+            f"events.timestamp >= {params.moment(rng.date_from, tz)} "
+            f"AND events.timestamp <= {params.moment(rng.date_to, tz)}"
+        )
+        source = events_from(team, time_where, resolve_persons=True, person_properties=person)
+        keep = "1" if self.order == "strict" else "length(steps) > 0"
+        sql = (
+            "SELECT toString(events.pid) AS actor, "
+            "arraySort(x -> (x.1, x.2[1]), groupArray((toFloat64(toUnixTimestamp64Micro(events.timestamp)) "
+            f"/ 1000000, steps, bd))) AS evs FROM (SELECT *, {steps} AS steps, "
+            f"{self._breakdown_expr(params)} AS bd FROM {source} WHERE {global_filter}) AS events "
+            f"WHERE {keep} GROUP BY actor HAVING countIf(has(steps, 1)) > 0"
+        )
+        result = self.ctx.execute(sql, params.values)
+        return [(str(row[0]), [(float(e[0]), list(e[1]), str(e[2])) for e in row[1]]) for row in result.rows]
+
+    # -- the walk ------------------------------------------------------------------------------------
+    def _walk(self, events: Sequence[Event]) -> Walk:
+        if self.order == "unordered":
+            return walk_unordered(events, self.steps, self.window)
+        return walk_ordered(events, self.steps, self.window, strict=self.order == "strict")
+
+    def _attributed(self, events: list[Event]) -> list[tuple[str, Walk]]:
+        """(breakdown value, walk) pairs for one actor under the attribution type."""
+        if self.breakdown is None:
+            return [("", self._walk(events))]
+        attribution = self.filter.breakdownAttributionType or "first_touch"
+        if attribution == "all_events":
+            values = list(dict.fromkeys(e[2] for e in events))
+            return [(v, self._walk([e for e in events if e[2] == v])) for v in values]
+        if attribution == "step":
+            step = (self.filter.breakdownAttributionValue or 0) + 1
+            values = list(dict.fromkeys(e[2] for e in events if step in e[1]))
+            best: tuple[str, Walk] | None = None
+            for value in values:
+                filtered = [e for e in events if step not in e[1] or e[2] == value]
+                walk = self._walk(filtered)
+                if best is None or walk.step > best[1].step:
+                    best = (value, walk)
+            return [best] if best else []
+        ordered = events if attribution == "first_touch" else list(reversed(events))
+        value = next((e[2] for e in ordered if e[2] != ""), "")
+        return [(value, self._walk(events))]
+
+    # -- results -------------------------------------------------------------------------------------
     def calculate(self) -> dict[str, Any]:
-        raise QueryError("FunnelsQuery is not computed yet.")
+        rng = self._range()
+        actors = self.fetch(rng)
+        if self.viz == "trends":
+            results: Any = self._trends(actors, rng)
+        else:
+            walks: dict[str, list[Walk]] = defaultdict(list)
+            for _actor, events in actors:
+                for value, walk in self._attributed(events):
+                    if walk.step >= 0:
+                        walks[value].append(walk)
+            if self.viz == "time_to_convert":
+                results = self._time_to_convert([w for ws in walks.values() for w in ws])
+            else:
+                results = self._steps_results(walks)
+        return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
+
+    def _steps(self, walks: Sequence[Walk]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for index, node in enumerate(self.query.series):
+            reached = [w for w in walks if w.step >= index]
+            times = [w.timings[index - 1] for w in reached if index > 0 and w.timings[index - 1] != 0]
+            unordered = self.order == "unordered"
+            name = (
+                f"Completed {index + 1} step{'s' if index else ''}"
+                if unordered
+                else (node.event or "All events")
+            )
+            out.append(
+                {
+                    "action_id": None if unordered else node.event,
+                    "name": name,
+                    "custom_name": node.custom_name,
+                    "order": index,
+                    "people": [],
+                    "count": len(reached),
+                    "type": "events",
+                    "average_conversion_time": _mean(times) if index else None,
+                    "median_conversion_time": _median(times) if index else None,
+                }
+            )
+        return out
+
+    def _steps_results(self, walks: dict[str, list[Walk]]) -> list[Any]:
+        if self.breakdown is None:
+            return self._steps(walks.get("", []))
+        ranked = sorted(
+            walks.items(),
+            key=lambda kv: (
+                [-sum(1 for w in kv[1] if w.step >= i) for i in reversed(range(self.steps))],
+                kv[0],
+            ),
+        )
+        limit = self.breakdown.breakdown_limit or 25
+        groups = ranked[:limit]
+        if len(ranked) > limit:
+            groups.append(("Other", [w for _, ws in ranked[limit:] for w in ws]))
+        out: list[Any] = []
+        for value, group in groups:
+            steps = self._steps(group)
+            for step in steps:
+                step["breakdown"] = [value]
+                step["breakdown_value"] = [value]
+            out.append(steps)
+        return out
+
+    def _time_to_convert(self, walks: Sequence[Walk]) -> dict[str, Any]:
+        start = self.filter.funnelFromStep or 0
+        end = self.filter.funnelToStep if self.filter.funnelToStep is not None else self.steps - 1
+        times = [sum(w.timings[start:end]) for w in walks if w.step >= end]
+        if not times:
+            return {"bins": [], "average_conversion_time": None}
+        count = self.filter.binCount
+        bins = max(1, min(90, count)) if count else max(1, min(60, math.ceil(len(times) ** (1 / 3))))
+        low, high = math.floor(min(times)), math.ceil(max(times))
+        width = math.ceil((high - low) / bins) or 60
+        counts = [0] * (bins + 1)
+        for t in times:
+            counts[min(bins, int((t - low) // width))] += 1
+        return {
+            "bins": [[low + n * width, counts[n]] for n in range(bins + 1)],
+            "average_conversion_time": sum(times) / len(times),
+        }
+
+    def _trends(self, actors: list[tuple[str, list[Event]]], rng: ResolvedRange) -> list[dict[str, Any]]:
+        buckets = rng.buckets()
+        index = {b: i for i, b in enumerate(buckets)}
+        from_step = (self.filter.funnelFromStep or 0) + 1
+        to_step = (self.filter.funnelToStep if self.filter.funnelToStep is not None else self.steps - 1) + 1
+        entered, converted = [0] * len(buckets), [0] * len(buckets)
+        tz = self.ctx.tz
+        for _actor, events in actors:
+            periods: dict[int, int] = {}
+            for position, (t, steps, _bd) in enumerate(events):
+                if 1 not in steps:
+                    continue
+                bucket = start_of(datetime.fromtimestamp(t, tz), rng.interval, rng.week_start)
+                slot = index.get(bucket)
+                if slot is None:
+                    continue
+                later = [events[position]] + [e for e in events[position + 1 :] if 1 not in e[1]]
+                walk = self._walk(later)
+                periods[slot] = max(periods.get(slot, -1), walk.step)
+            for slot, step in periods.items():
+                if step + 1 >= from_step:
+                    entered[slot] += 1
+                    if step + 1 >= to_step:
+                        converted[slot] += 1
+        data = [round(c / e * 100, 2) if e else 0 for c, e in zip(converted, entered, strict=True)]
+        return [{"count": len(buckets), "data": data, "days": rng.day_strings(), "labels": rng.labels()}]
