@@ -12,7 +12,7 @@ from sqlalchemy import select
 from insightd.store.models import Organization, Project
 from tests.metadata.fake_openai import FakeOpenAI, Reply
 from tests.metadata.queries import breakdown, event, trends
-from tests.support import ServerThread, Tenant, make_settings, new_tenant
+from tests.support import ServerThread, Tenant, free_port, make_settings, new_tenant
 
 SOURCE = "X-Insightd-Metadata-Source"
 TIMEOUT = 0.5
@@ -46,17 +46,22 @@ def llm_server(
         yield running
 
 
-@pytest.fixture
-def llm_tenant(llm_server: ServerThread, fake_llm: FakeOpenAI) -> Iterator[Tenant]:
+def _tenant_in_own_organization(server: ServerThread) -> Tenant:
     """A tenant in an organization of its own, so approval never leaks between tests."""
-    created = new_tenant(llm_server)
-    with llm_server.state.db.write() as session:
+    created = new_tenant(server)
+    with server.state.db.write() as session:
         org = Organization(name=f"Org of {created.project_id}")
         session.add(org)
         session.flush()
         project = session.scalar(select(Project).where(Project.id == created.project_id))
         assert project is not None
         project.organization_id = org.id
+    return created
+
+
+@pytest.fixture
+def llm_tenant(llm_server: ServerThread, fake_llm: FakeOpenAI) -> Iterator[Tenant]:
+    created = _tenant_in_own_organization(llm_server)
     fake_llm.reply = Reply()
     fake_llm.requests.clear()
     yield created
@@ -161,21 +166,14 @@ def test_slow_llm_times_out_to_offline(llm_tenant: Tenant, fake_llm: FakeOpenAI)
 
 
 def test_unreachable_llm_falls_back(
-    llm_tenant: Tenant, database_url: str | None, tmp_path_factory: pytest.TempPathFactory
+    database_url: str | None, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from tests.support import free_port
-
     settings = make_settings(
         tmp_path_factory.mktemp("down"), database_url, llm_base_url=f"http://127.0.0.1:{free_port()}/v1"
     )
     with ServerThread(settings) as server:
-        tenant = new_tenant(server)
-        with server.state.db.write() as session:
-            project = session.get(Project, tenant.project_id)
-            assert project is not None
-            org = session.get(Organization, project.organization_id)
-            assert org is not None
-            org.is_ai_data_processing_approved = True
+        tenant = _tenant_in_own_organization(server)
+        _approve(tenant)
         response = _generate(tenant)
         tenant.close()
     assert response.status_code == 200
