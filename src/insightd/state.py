@@ -6,7 +6,9 @@ import threading
 from dataclasses import dataclass, field
 
 from insightd.auth.ratelimit import MemoryRateLimiter, RateLimiter
+from insightd.coalescing import Coalescer, LocalCoalescer
 from insightd.engine.base import Engine
+from insightd.metrics import Metrics
 from insightd.execution.cache import MemoryCache
 from insightd.execution.service import QueryService
 from insightd.services.accounts import ensure_defaults
@@ -20,9 +22,15 @@ class AppState:
     settings: Settings
     db: Database
     rate_limiter: RateLimiter
+    metrics: Metrics = field(default_factory=Metrics)
+    coalescer: Coalescer = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     _engine: Engine | None = field(default=None, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _queries: QueryService | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.coalescer is None:
+            self.coalescer = LocalCoalescer(self.metrics)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> AppState:
@@ -60,6 +68,8 @@ class AppState:
         return self._queries
 
     def close(self) -> None:
+        if isinstance(self.coalescer, LocalCoalescer):
+            self.coalescer.close()
         if self._queries is not None:
             self._queries.close()
             self._queries = None

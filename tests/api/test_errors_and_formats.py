@@ -145,3 +145,20 @@ def test_arbitrary_bodies_never_cause_a_server_error(api: httpx.Client, tenant: 
         assert response.status_code < 500, response.text
         if response.status_code >= 400:
             assert set(response.json()) == ERROR_KEYS
+
+
+def test_metrics_endpoint_counts_requests_by_route_and_status(api: httpx.Client, tenant: Tenant) -> None:
+    api.get(f"{tenant.base}/insights/")
+    api.get(f"{tenant.base}/insights/nope/")
+    text = httpx.get(f"{tenant.server.base_url}/metrics").text
+    assert 'route="/api/projects/{project_id}/insights/",status="200"' in text
+    assert 'route="/api/projects/{project_id}/insights/{lookup}/",status="404"' in text
+    for name in (
+        "insightd_query_executions_total",
+        "insightd_query_coalesced_total",
+        "insightd_cache_hits_total",
+        "insightd_cache_misses_total",
+        'insightd_query_cancellations_total{outcome="killed"}',
+    ):
+        assert name in text
+    assert tenant.key not in text

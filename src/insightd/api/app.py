@@ -8,12 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from starlette.requests import Request
 from starlette.responses import Response
 
 from insightd import __version__
 from insightd.api.errors import install_error_handlers
-from insightd.api.middleware import APIConventions
+from insightd.api.middleware import APIConventions, RequestMetrics
 from insightd.api.rendering import ok
+from insightd.metrics import CONTENT_TYPE_LATEST
 from insightd.api.routes import (
     capture,
     dashboard_actions,
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(capture.router)
     app.include_router(_service_router())
     app.add_middleware(APIConventions)
+    app.add_middleware(RequestMetrics)
     return app
 
 
@@ -93,5 +96,10 @@ def _service_router() -> APIRouter:
     @router.get("/_health", summary="Liveness check")
     async def health() -> Response:
         return ok({"status": "ok", "version": __version__})
+
+    @router.get("/metrics", summary="Prometheus metrics (counts and durations only, never data)")
+    async def metrics(request: Request) -> Response:
+        state: AppState = request.app.state.insightd
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return router

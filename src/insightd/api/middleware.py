@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -12,6 +13,7 @@ from insightd.errors import InsightdError, UnsupportedMediaType
 logger = logging.getLogger("insightd.api")
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+PROJECT_PREFIXES = ("/api/projects/{project_id}", "/api/environments/{project_id}")
 
 
 def _is_json(content_type: str) -> bool:
@@ -58,3 +60,38 @@ class APIConventions:
             if started or scope["type"] != "http":
                 raise
             await error_response(InsightdError())(scope, receive, send)
+
+
+class RequestMetrics:
+    """Records each HTTP request's duration by route template, method and status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            for prefix in PROJECT_PREFIXES:  # included routers report their path without the prefix
+                if template != "unmatched" and scope["path"].startswith(prefix[: prefix.index("{")]):
+                    template = prefix + template
+            state = getattr(scope.get("app"), "state", None)
+            insightd = getattr(state, "insightd", None)
+            if insightd is not None:
+                insightd.metrics.http_duration.labels(template, scope["method"], str(status)).observe(
+                    time.perf_counter() - started
+                )
