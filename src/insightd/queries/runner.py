@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +37,8 @@ class QueryContext:
         except (QueryCancelled, QueryTimeout):
             raise
         except EngineError as exc:
-            raise QueryError(f"Query failed: {exc.message}") from exc
+            message = re.split(r"\s+[Ii]n scope ", exc.message, maxsplit=1)[0]
+            raise QueryError(f"Query failed: {message}") from exc
 
     def earliest_timestamp(self) -> datetime | None:
         result = self.execute(

@@ -10,7 +10,16 @@ from __future__ import annotations
 from insightd.events.schema import MATERIALIZED_PROPERTIES
 from insightd.queries.sql import NULL_UUID
 
-EVENT_COLUMNS = ("uuid", "event", "distinct_id", "person_id", "properties", "timestamp")
+EVENT_COLUMNS = (
+    "uuid",
+    "event",
+    "distinct_id",
+    "person_id",
+    "properties",
+    "timestamp",
+    "elements_chain",
+    "created_at",
+)
 
 
 def _overrides(team: str) -> str:
