@@ -97,7 +97,9 @@ def serialize_insights(
     basic: bool = False,
     last_viewed: Mapping[int, datetime] | None = None,
     timezone: str = "UTC",
+    results: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
+    """``results`` (per insight id) fills the computed fields: result, last_refresh, is_cached …"""
     ids = [i.id for i in insights]
     tags = tags_for(session, "insight", ids)
     tiles = tiles_for(session, ids)
@@ -155,5 +157,8 @@ def serialize_insights(
                     "alerts": [],
                 }
             )
+        computed = (results or {}).get(insight.id)
+        if computed:
+            data.update({k: v for k, v in computed.items() if k in data or not basic})
         out.append(data)
     return out

@@ -11,6 +11,8 @@ from insightd.api.deps import ActivityRead, InsightRead, InsightWrite, State
 from insightd.api.pagination import limit_offset, page
 from insightd.api.rendering import NegotiatedRoute, empty, ok
 from insightd.api.schemas import InsightWrite as InsightBody
+from insightd.execution.insights import insight_results
+from insightd.execution.modes import parse_refresh
 from insightd.services.activity import list_activity
 from insightd.services.context import Actor
 from insightd.services.insight_list import list_insights
@@ -26,14 +28,27 @@ def list_(request: Request, state: State, actor: InsightRead) -> Response:
     limit, offset = limit_offset(request)
     params = dict(request.query_params)
     basic = params.get("basic", "").lower() in ("true", "1", "yes")
+    mode = parse_refresh(params.get("refresh"))
     with state.db.read() as session:
         result = list_insights(session, actor, params, limit, offset)
+        computed = (
+            None
+            if basic
+            else insight_results(
+                state.queries,
+                result.insights,
+                team_id=actor.project_id,
+                timezone=actor.project.timezone,
+                mode=mode,
+            )
+        )
         items = serialize_insights(
             session,
             result.insights,
             basic=basic,
             last_viewed=result.last_viewed,
             timezone=actor.project.timezone,
+            results=computed,
         )
     for item in items:
         if item["id"] in result.match_types:
@@ -87,10 +102,20 @@ def insight_activity(request: Request, state: State, actor: ActivityRead, lookup
 
 
 @router.get("/insights/{lookup}/", summary="Retrieve an insight by id or short_id")
-def retrieve(state: State, actor: InsightRead, lookup: str) -> Response:
+def retrieve(request: Request, state: State, actor: InsightRead, lookup: str) -> Response:
+    mode = parse_refresh(request.query_params.get("refresh"))
     with state.db.read() as session:
         insight = find_insight(session, actor.project_id, lookup)
-        (item,) = serialize_insights(session, [insight], timezone=actor.project.timezone)
+        computed = insight_results(
+            state.queries,
+            [insight],
+            team_id=actor.project_id,
+            timezone=actor.project.timezone,
+            mode=mode,
+            client_query_id=request.query_params.get("client_query_id"),
+            raise_errors=True,
+        )
+        (item,) = serialize_insights(session, [insight], timezone=actor.project.timezone, results=computed)
     return ok(item)
 
 
