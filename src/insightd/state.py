@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from insightd.auth.ratelimit import MemoryRateLimiter, RateLimiter
 from insightd.coalescing import Coalescer, LocalCoalescer
 from insightd.engine.base import Engine
-from insightd.metrics import Metrics
 from insightd.execution.cache import MemoryCache
 from insightd.execution.service import QueryService
+from insightd.metrics import Metrics
 from insightd.services.accounts import ensure_defaults
 from insightd.settings import Settings
 from insightd.store.db import Database

@@ -15,7 +15,6 @@ from insightd import __version__
 from insightd.api.errors import install_error_handlers
 from insightd.api.middleware import APIConventions, RequestMetrics
 from insightd.api.rendering import ok
-from insightd.metrics import CONTENT_TYPE_LATEST
 from insightd.api.routes import (
     capture,
     dashboard_actions,
@@ -26,6 +25,7 @@ from insightd.api.routes import (
     query,
     tags,
 )
+from insightd.metrics import CONTENT_TYPE_LATEST
 from insightd.settings import Settings
 from insightd.state import AppState
 
