@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         description="Per personal API key limits on insight endpoints, e.g. '600/minute,5000/hour' or 'off'.",
     )
     site_url: str | None = Field(default=None, description="Public base URL, used in absolute links.")
+    wal_fsync: bool = Field(
+        default=False,
+        description="fsync the capture log before acknowledging events (survives power loss, not just a "
+        "crash of the process; slower).",
+    )
     llm_base_url: str | None = Field(
         default=None,
         description="OpenAI-compatible API base (e.g. http://127.0.0.1:11434/v1) for generate_metadata; "

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from insightd.auth.ratelimit import MemoryRateLimiter, RateLimiter
 from insightd.coalescing import Coalescer, LocalCoalescer
 from insightd.engine.base import Engine
+from insightd.events.store import EventStore
+from insightd.events.tokens import TokenCache, project_for_token
 from insightd.execution.cache import MemoryCache
 from insightd.execution.service import QueryService
 from insightd.metrics import Metrics
@@ -26,6 +28,8 @@ class AppState:
     coalescer: Coalescer = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     _engine: Engine | None = field(default=None, repr=False)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _events: EventStore | None = field(default=None, repr=False)
+    _tokens: TokenCache | None = field(default=None, repr=False)
     _queries: QueryService | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -67,7 +71,33 @@ class AppState:
                     self._queries = QueryService(lambda: self.engine, MemoryCache())
         return self._queries
 
+    @property
+    def events(self) -> EventStore:
+        """Capture's write-ahead log and the writer behind it (started by the capture router)."""
+        if self._events is None:
+            with self._engine_lock:
+                if self._events is None:
+                    self._events = EventStore(
+                        self.settings.data_dir, lambda: self.engine, fsync=self.settings.wal_fsync
+                    )
+        return self._events
+
+    @property
+    def tokens(self) -> TokenCache:
+        """Project API token → project id, cached."""
+        if self._tokens is None:
+
+            def lookup(token: str) -> int | None:
+                with self.db.read() as session:
+                    return project_for_token(session, token)
+
+            self._tokens = TokenCache(lookup)
+        return self._tokens
+
     def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
         if isinstance(self.coalescer, LocalCoalescer):
             self.coalescer.close()
         if self._queries is not None:

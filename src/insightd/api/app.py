@@ -16,6 +16,7 @@ from insightd.api.errors import install_error_handlers
 from insightd.api.middleware import APIConventions, RequestMetrics
 from insightd.api.rendering import ok
 from insightd.api.routes import (
+    admin,
     capture,
     dashboard_actions,
     dashboards,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         for router in PROJECT_ROUTERS:
             app.include_router(router, prefix=prefix, generate_unique_id_function=_unique_id(name))
     app.include_router(capture.router)
+    app.include_router(admin.router)
     app.include_router(_service_router())
     app.add_middleware(APIConventions)
     app.add_middleware(RequestMetrics)

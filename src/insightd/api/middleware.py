@@ -13,6 +13,8 @@ from insightd.errors import InsightdError, UnsupportedMediaType
 logger = logging.getLogger("insightd.api")
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# PostHog's capture paths, served with and without the trailing slash (never subject to the 415 rule).
+CAPTURE_PATHS = frozenset({"/batch", "/e", "/i/v0/e", "/capture", "/track", "/engage"})
 PROJECT_PREFIXES = ("/api/projects/{project_id}", "/api/environments/{project_id}")
 
 
@@ -31,7 +33,7 @@ class APIConventions:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.startswith("/api/") and not path.endswith("/"):
+            if (path.startswith("/api/") and not path.endswith("/")) or path in CAPTURE_PATHS:
                 scope = dict(scope, path=path + "/", raw_path=(path + "/").encode())
             if path.startswith("/api/") and scope["method"] in BODY_METHODS:
                 content_type = ""

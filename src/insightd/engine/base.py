@@ -50,7 +50,8 @@ class QueryResult:
 
 
 class Engine(Protocol):
-    """``execute`` runs one statement; ``insert`` appends rows; ``cancel`` kills by query id."""
+    """``execute`` runs one statement; ``insert``/``insert_arrow`` append rows; ``cancel`` kills by
+    query id."""
 
     name: str
 
@@ -64,6 +65,10 @@ class Engine(Protocol):
     ) -> QueryResult: ...
 
     def insert(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int: ...
+
+    def insert_arrow(self, table: str, data: Any, *, dedup_token: str | None = None) -> int:
+        """Append a ``pyarrow.Table``; a block re-sent with the same ``dedup_token`` is stored once."""
+        ...
 
     def cancel(self, query_id: str) -> bool: ...
 

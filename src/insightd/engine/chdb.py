@@ -64,6 +64,7 @@ class ChDBEngine:
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
         self._conn = chdb.connect(str(path))
         self._control = chdb.connect(str(path))  # a second connection, for KILL QUERY
+        self._writer = chdb.connect(str(path))  # inserts, so they never share a connection with queries
         self._lock = threading.Lock()
 
     def _sql(self, sql: str, query_id: str | None, settings: Mapping[str, Any] | None) -> str:
@@ -112,10 +113,44 @@ class ChDBEngine:
             return 0
         body = b"\n".join(orjson.dumps(dict(r)) for r in rows)
         try:
-            self._conn.query(f"INSERT INTO {table} FORMAT JSONEachRow\n" + body.decode())
+            with self._lock:
+                self._writer.query(f"INSERT INTO {table} FORMAT JSONEachRow\n" + body.decode())
         except Exception as exc:
             raise _map_error(exc) from exc
         return len(rows)
+
+    def insert_arrow(self, table: str, data: Any, *, dedup_token: str | None = None) -> int:
+        """Append a pyarrow Table (columns named like the target's). With ``dedup_token``, a block
+        already inserted under the same token (within the table's deduplication window) is skipped."""
+        if data.num_rows == 0:
+            return 0
+        if not _QUERY_ID.match(table):
+            raise EngineError(f"invalid table name {table!r}")
+        columns = ", ".join(f"`{name}`" for name in data.column_names)
+        settings = ""
+        if dedup_token is not None:
+            settings = f" SETTINGS insert_deduplication_token = {_setting_value(dedup_token)}"
+        insightd_block = data  # noqa: F841 - chDB's Python() table function finds it by name
+        with self._lock:
+            try:
+                self._writer.query(
+                    f"INSERT INTO {table} ({columns}){settings} SELECT * FROM Python(insightd_block)"
+                )
+            except Exception as exc:
+                raise _map_error(exc) from exc
+        return int(data.num_rows)
+
+    def query_arrow(self, sql: str, data: Any) -> list[list[Any]]:
+        """Run a SELECT that reads the pyarrow Table ``data`` as ``Python(insightd_block)``
+        (on the insert connection: the table function finds the block by name in this frame)."""
+        insightd_block = data  # noqa: F841
+        with self._lock:
+            try:
+                result = self._writer.query(sql, "JSONCompact")
+            except Exception as exc:
+                raise _map_error(exc) from exc
+        raw = result.bytes() if hasattr(result, "bytes") else bytes(result)
+        return list(orjson.loads(raw).get("data", [])) if raw else []
 
     def cancel(self, query_id: str) -> bool:
         if not _QUERY_ID.match(query_id):
@@ -132,6 +167,6 @@ class ChDBEngine:
         return bool(str(out).strip())
 
     def close(self) -> None:
-        for conn in (self._control, self._conn):
+        for conn in (self._writer, self._control, self._conn):
             with contextlib.suppress(Exception):  # best effort at shutdown
                 conn.close()

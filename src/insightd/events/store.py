@@ -1,0 +1,187 @@
+"""The event store of a running insightd: capture appends to the write-ahead log, a background
+thread moves the log into the engine in bounded blocks, the loader writes tables directly.
+
+Only the process that owns the engine's data directory has an ``EventStore``; other processes
+(``insightd load``/``demo`` while a server runs) hand their work to it through the admin API.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from insightd.engine.base import Engine
+from insightd.events.wal import Checkpoint, WriteAheadLog
+from insightd.events.writer import EventWriter, WriteResult
+
+logger = logging.getLogger("insightd.events")
+
+MAX_BLOCK_EVENTS = 50_000
+MAX_BLOCK_BYTES = 32 * 1024 * 1024
+ADMIN_TOKEN_FILE = "admin.token"
+
+
+def admin_token(data_dir: Path, *, create: bool = False) -> str | None:
+    """The secret that local tools present to this data directory's server (file mode 0600)."""
+    path = data_dir / ADMIN_TOKEN_FILE
+    if path.exists():
+        return path.read_text().strip()
+    if not create:
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = "insightd_admin_" + secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(token)
+    return token
+
+
+class EventStore:
+    def __init__(self, data_dir: Path, engine: Callable[[], Engine], *, fsync: bool = False) -> None:
+        self.data_dir = data_dir
+        self._engine = engine
+        self._fsync = fsync
+        self.wal: WriteAheadLog | None = None
+        self.writer: EventWriter | None = None
+        self._write_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._flushed = threading.Condition()
+        self._start_lock = threading.Lock()
+        self.admin_token = ""
+        self.last_error: str | None = None
+
+    # --- life cycle ----------------------------------------------------------------------------------
+    def start(self) -> EventStore:
+        """Open the log and the engine, replay what the log holds, start the background flusher."""
+        with self._start_lock:
+            if self._thread is not None:
+                return self
+            self.admin_token = admin_token(self.data_dir, create=True) or ""
+            self.wal = WriteAheadLog(self.data_dir / "wal", fsync=self._fsync)
+            self.writer = EventWriter.open(self._engine())
+            while self._flush_block():  # replay before accepting reads of the store
+                pass
+            self._thread = threading.Thread(target=self._run, name="insightd-event-flusher", daemon=True)
+            self._thread.start()
+            return self
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def close(self) -> None:
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join(30)
+        self._thread = None
+        if self.wal is not None:
+            self.wal.close()
+            self.wal = None
+
+    # --- capture -------------------------------------------------------------------------------------
+    def append(
+        self, team_id: int, events: list[dict[str, Any]], now: int, *, historical: bool = False
+    ) -> None:
+        """Durably accept events: when this returns they survive a crash of the process."""
+        wal = self.wal if self.wal is not None else self.start().wal
+        assert wal is not None
+        wal.append(orjson.dumps({"team_id": team_id, "now": now, "historical": historical, "events": events}))
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything acknowledged so far is in the engine."""
+        if self.wal is None:
+            return True
+        target = self.wal.end
+        deadline = time.monotonic() + timeout
+        with self._flushed:
+            while self.wal is not None and self.wal.checkpoint.committed < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._flushed.wait(min(remaining, 0.1))
+        return True
+
+    def _run(self) -> None:
+        assert self.wal is not None
+        backoff = 0.05
+        while True:
+            stopping = self._stopping.is_set()
+            try:
+                if self._flush_block():
+                    backoff = 0.05
+                    continue
+            except Exception as exc:  # keep the log; retry the same block (same dedup token)
+                self.last_error = str(exc)
+                logger.exception("storing captured events failed; retrying")
+                if stopping:
+                    return
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if stopping:
+                return
+            self.wal.wait(self.wal.checkpoint.committed, 0.2)
+
+    def _flush_block(self) -> bool:
+        """Move one block from the log into the engine; False when the log had nothing new."""
+        wal, writer = self.wal, self.writer
+        assert wal is not None and writer is not None
+        checkpoint = wal.checkpoint
+        start = checkpoint.committed
+        stop = checkpoint.pending
+        if stop is None and wal.end <= start:
+            return False
+        records: list[dict[str, Any]] = []
+        end = start
+        count = 0
+        for position_after, payload in wal.read(start, stop=stop, max_bytes=MAX_BLOCK_BYTES):
+            record = orjson.loads(payload)
+            records.append(record)
+            end = position_after
+            count += len(record["events"])
+            if stop is None and count >= MAX_BLOCK_EVENTS:
+                break
+        if end == start:
+            return False
+        if stop is None:
+            wal.save_checkpoint(Checkpoint(start, pending=end))
+        with self._write_lock:
+            writer.write_records(records, token=f"wal:{start}:{end}")
+        wal.save_checkpoint(Checkpoint(end))
+        self.last_error = None
+        with self._flushed:
+            self._flushed.notify_all()
+        return True
+
+    # --- bulk ----------------------------------------------------------------------------------------
+    def write_table(self, team_id: int, table: Any) -> WriteResult:
+        """Store a normalised pyarrow table for one project (the loader's and the demo's path)."""
+        if self.writer is None:
+            self.start()
+        assert self.writer is not None
+        with self._write_lock:
+            return self.writer.write_table(team_id, table)
+
+    def stats(self, team_id: int, uuids: list[str] | None = None) -> dict[str, int]:
+        engine = self._engine()
+        row = engine.execute(
+            "SELECT count(), uniqExact(uuid), uniqExact(person_id) FROM events WHERE team_id = {team:UInt64}",
+            {"team": team_id},
+        ).rows[0]
+        stats = {"events": int(row[1]), "rows": int(row[0]), "persons_on_events": int(row[2])}
+        persons = engine.execute(
+            "SELECT count() FROM persons FINAL WHERE team_id = {team:UInt64} AND is_deleted = 0",
+            {"team": team_id},
+        ).rows[0][0]
+        stats["persons"] = int(persons)
+        if uuids is not None and self.writer is not None:
+            stats["found"] = len(self.writer.existing([team_id] * len(uuids), uuids))
+        return stats

@@ -1,0 +1,268 @@
+"""Storing events: deduplicate by uuid, resolve persons, append to the event store in blocks.
+
+Used by the write-ahead-log flusher (captured events, as dicts) and by the bulk loader (pyarrow
+tables). Each block is inserted under a deduplication token, so replaying a block after a crash
+stores it once; ``event_uuids`` remembers every stored ``(team_id, uuid)``, so a client's retried
+batch is recognised and skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from insightd.engine.base import Engine
+from insightd.events.persons import MERGE_EVENTS, PersonChanges, PersonStore
+
+_UTC_US = "us"
+
+
+@dataclass
+class WriteResult:
+    stored: int = 0
+    duplicates: int = 0
+
+    def add(self, other: WriteResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+
+
+def event_schema() -> Any:
+    import pyarrow as pa
+
+    ts = pa.timestamp(_UTC_US, tz="UTC")
+    return pa.schema(
+        [
+            ("uuid", pa.string()),
+            ("team_id", pa.uint64()),
+            ("event", pa.string()),
+            ("distinct_id", pa.string()),
+            ("person_id", pa.string()),
+            ("properties", pa.string()),
+            ("person_properties", pa.string()),
+            ("timestamp", ts),
+            ("created_at", ts),
+            ("elements_chain", pa.string()),
+        ]
+    )
+
+
+class EventWriter:
+    """Not thread-safe: the owner (``EventStore``) serialises calls."""
+
+    def __init__(self, engine: Engine, persons: PersonStore | None = None) -> None:
+        self.engine = engine
+        self.persons = persons or PersonStore()
+
+    @classmethod
+    def open(cls, engine: Engine) -> EventWriter:
+        persons = PersonStore()
+        persons.load(
+            (
+                (r[0], int(r[1]), r[2], int(r[3]), int(r[4]), int(r[5]))
+                for r in engine.execute(
+                    "SELECT toString(id), team_id, properties, toUnixTimestamp64Micro(created_at), "
+                    "is_identified, version FROM persons FINAL WHERE is_deleted = 0"
+                ).rows
+            ),
+            (
+                (int(r[0]), r[1], r[2], int(r[3]))
+                for r in engine.execute(
+                    "SELECT team_id, distinct_id, toString(person_id), version "
+                    "FROM person_distinct_ids FINAL WHERE is_deleted = 0"
+                ).rows
+            ),
+            (
+                (int(r[0]), r[1], r[2])
+                for r in engine.execute(
+                    "SELECT team_id, toString(old_person_id), toString(override_person_id) "
+                    "FROM person_overrides FINAL"
+                ).rows
+            ),
+        )
+        return cls(engine, persons)
+
+    # --- deduplication -------------------------------------------------------------------------------
+    def existing(self, team_ids: Any, uuids: Any) -> set[tuple[int, str]]:
+        """Which of these (team_id, uuid) pairs are already stored."""
+        import pyarrow as pa
+
+        if len(uuids) == 0:
+            return set()
+        probe = pa.table({"team_id": pa.array(team_ids, pa.uint64()), "uuid": pa.array(uuids, pa.string())})
+        query = getattr(self.engine, "query_arrow", None)
+        if query is None:  # engines without bound tables: an explicit list
+            found = self.engine.execute(
+                "SELECT team_id, toString(uuid) FROM event_uuids WHERE (team_id, uuid) IN "
+                "(SELECT tupleElement(p, 1), toUUID(tupleElement(p, 2)) FROM "
+                "(SELECT arrayJoin({pairs:Array(Tuple(UInt64, String))}) AS p))",
+                {"pairs": list(zip(team_ids, uuids, strict=True))},
+            ).rows
+        else:
+            found = query(
+                "SELECT team_id, toString(uuid) FROM event_uuids WHERE (team_id, uuid) IN "
+                "(SELECT team_id, toUUID(uuid) FROM Python(insightd_block))",
+                probe,
+            )
+        return {(int(team), str(u)) for team, u in found}
+
+    # --- captured events -----------------------------------------------------------------------------
+    def write_records(self, records: Sequence[dict[str, Any]], token: str | None) -> WriteResult:
+        """Store write-ahead-log records ``{team_id, now, events: [...]}`` as one block."""
+        import pyarrow as pa
+
+        seen: set[tuple[int, str]] = set()
+        batch: list[tuple[int, int, dict[str, Any]]] = []
+        total = 0
+        for record in records:
+            team = int(record["team_id"])
+            for event in record["events"]:
+                total += 1
+                key = (team, event["uuid"])
+                if key not in seen:
+                    seen.add(key)
+                    batch.append((team, int(record["now"]), event))
+        stored_before = self.existing([t for t, _, _ in batch], [e["uuid"] for _, _, e in batch])
+        columns: dict[str, list[Any]] = {name: [] for name in event_schema().names}
+        for team, now, event in batch:
+            if (team, event["uuid"]) in stored_before:
+                continue
+            person_id, person_properties = self.persons.process(team, event)
+            columns["uuid"].append(event["uuid"])
+            columns["team_id"].append(team)
+            columns["event"].append(event["event"])
+            columns["distinct_id"].append(event["distinct_id"])
+            columns["person_id"].append(person_id)
+            columns["properties"].append(orjson.dumps(event["properties"]).decode())
+            columns["person_properties"].append(person_properties)
+            columns["timestamp"].append(event["timestamp"])
+            columns["created_at"].append(now)
+            columns["elements_chain"].append(event.get("elements_chain", ""))
+        table = pa.Table.from_pydict(columns, schema=event_schema())
+        self._insert(table, token)
+        return WriteResult(stored=table.num_rows, duplicates=total - table.num_rows)
+
+    # --- bulk tables ---------------------------------------------------------------------------------
+    def write_table(self, team_id: int, table: Any, token: str | None = None) -> WriteResult:
+        """Store a normalised table (``loader.normalise`` columns) for one project."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        total = table.num_rows
+        table = _unique_rows(table)
+        team_col = (
+            pa.array([team_id] * table.num_rows, pa.uint64()) if table.num_rows else pa.array([], pa.uint64())
+        )
+        known = self.existing(team_col.to_pylist(), table.column("uuid").to_pylist())
+        if known:
+            mask = pc.invert(pc.is_in(table.column("uuid"), value_set=pa.array([u for _, u in known])))
+            table = table.filter(mask)
+            team_col = team_col.slice(0, table.num_rows)
+        person_ids, person_props = self._bulk_persons(team_id, table)
+        out = pa.table(
+            {
+                "uuid": table.column("uuid"),
+                "team_id": team_col,
+                "event": table.column("event"),
+                "distinct_id": table.column("distinct_id"),
+                "person_id": person_ids,
+                "properties": table.column("properties"),
+                "person_properties": person_props,
+                "timestamp": table.column("timestamp"),
+                "created_at": table.column("created_at"),
+                "elements_chain": table.column("elements_chain"),
+            },
+            schema=event_schema(),
+        )
+        self._insert(out, token)
+        return WriteResult(stored=out.num_rows, duplicates=total - out.num_rows)
+
+    def _bulk_persons(self, team_id: int, table: Any) -> tuple[Any, Any]:
+        """Person ids for a bulk table: events that change persons go through the person rules one
+        by one (in file order); every other row takes the current person of its distinct_id."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if table.num_rows == 0:
+            return pa.array([], pa.string()), pa.array([], pa.string())
+        events, props, dids = table.column("event"), table.column("properties"), table.column("distinct_id")
+        special = pc.or_(
+            pc.is_in(events, value_set=pa.array(sorted(MERGE_EVENTS))),
+            pc.or_(pc.match_substring(props, '"$set'), pc.match_substring(props, '"$unset')),
+        )
+        special = pc.or_(special, pc.match_substring(props, '"$process_person_profile"'))
+        timestamps = pc.cast(table.column("timestamp"), pa.int64())
+        for index in pc.indices_nonzero(special).to_pylist():
+            event = {
+                "event": events[index].as_py(),
+                "distinct_id": dids[index].as_py(),
+                "properties": orjson.loads(props[index].as_py() or "{}"),
+                "timestamp": timestamps[index].as_py(),
+            }
+            self.persons.process(team_id, event)
+        unique = pc.unique(dids)
+        first_ts = pc.min(timestamps).as_py()
+        pid_of: list[str] = []
+        pprops_of: list[str] = []
+        for did in unique.to_pylist():
+            person = self.persons.ensure(team_id, did, first_ts)
+            pid_of.append(person.id)
+            pprops_of.append(person.json())
+        positions = pc.index_in(dids, value_set=unique)
+        person_ids = pc.take(pa.array(pid_of, pa.string()), positions)
+        person_props = pc.take(pa.array(pprops_of, pa.string()), positions)
+        given = table.column("person_id") if "person_id" in table.column_names else None
+        if given is not None:
+            person_ids = pc.coalesce(given, person_ids)
+        given_props = table.column("person_properties") if "person_properties" in table.column_names else None
+        if given_props is not None:
+            person_props = pc.coalesce(given_props, person_props)
+        return person_ids, person_props
+
+    # --- the insert ----------------------------------------------------------------------------------
+    def _insert(self, table: Any, token: str | None) -> None:
+        import pyarrow as pa
+
+        if table.num_rows:
+            self.engine.insert_arrow("events", table, dedup_token=token)
+            self.engine.insert_arrow(
+                "event_uuids", pa.table({"team_id": table.column("team_id"), "uuid": table.column("uuid")})
+            )
+        self._write_person_changes(self.persons.drain())
+
+    def _write_person_changes(self, changes: PersonChanges) -> None:
+        import pyarrow as pa
+
+        if not changes:
+            return
+        u64, u8, ts = pa.uint64(), pa.uint8(), pa.timestamp(_UTC_US, tz="UTC")
+        for table, rows, types in (
+            ("persons", changes.persons,
+             {"id": None, "team_id": u64, "properties": None, "created_at": ts, "is_deleted": u8,
+              "version": u64, "is_identified": u8}),
+            ("person_distinct_ids", changes.distinct_ids,
+             {"team_id": u64, "distinct_id": None, "person_id": None, "version": u64}),
+            ("person_overrides", changes.overrides,
+             {"team_id": u64, "old_person_id": None, "override_person_id": None, "version": u64}),
+        ):  # fmt: skip
+            if rows:
+                columns = {name: pa.array([r[name] for r in rows], kind) for name, kind in types.items()}
+                self.engine.insert_arrow(table, pa.table(columns))
+
+
+def _unique_rows(table: Any) -> Any:
+    """Keep the first row of each uuid."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return table
+    unique = pc.unique(table.column("uuid"))
+    if len(unique) == table.num_rows:
+        return table
+    indexed = table.append_column("_row", pa.array(range(table.num_rows), pa.int64()))
+    firsts = indexed.group_by("uuid", use_threads=False).aggregate([("_row", "min")]).column("_row_min")
+    return table.take(pc.take(firsts, pc.sort_indices(firsts)))
