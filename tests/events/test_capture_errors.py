@@ -70,19 +70,35 @@ def test_invalid_events_fail_the_whole_batch(
     ("content", "headers", "status", "code", "message"),
     [
         (b"", {}, 400, "empty_payload", "request missing data payload"),
-        (b"{not json", {"Content-Type": "application/json"}, 400, "request_parsing_error", "failed to parse request"),
+        (
+            b"{not json",
+            {"Content-Type": "application/json"},
+            400,
+            "request_parsing_error",
+            "failed to parse request",
+        ),
         (b"\x1f\x8b\x08garbage", {}, 400, "request_decoding_error", "invalid gzip data"),
-        (b"hello=1", {"Content-Type": "application/x-www-form-urlencoded"}, 400, "request_decoding_error",
-         "expected form data"),
-        (b"data=x&junk", {"Content-Type": "application/x-www-form-urlencoded"}, 400, "request_decoding_error",
-         "invalid urlencoded form data"),
+        (
+            b"hello=1",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            400,
+            "request_decoding_error",
+            "expected form data",
+        ),
+        (
+            b"data=x&junk",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            400,
+            "request_decoding_error",
+            "invalid urlencoded form data",
+        ),
         (b"[]", {}, 400, "empty_batch", "request holds no event"),
         (b'{"api_key": "phc_x", "batch": []}', {}, 400, "empty_batch", "request holds no event"),
         (b'"just a string"', {}, 400, "request_parsing_error", "expected an event"),
         (b'{"no_event": true}', {}, 400, "request_hydration_error", "missing event name attribute"),
         (b"\xff\xfe\xfa", {}, 400, "request_decoding_error", "invalid UTF8"),
     ],
-)  # fmt: skip
+)
 def test_undecodable_bodies(
     capture: httpx.Client, content: bytes, headers: dict[str, str], status: int, code: str, message: str
 ) -> None:
@@ -90,10 +106,18 @@ def test_undecodable_bodies(
 
 
 def test_bad_lz64_and_bad_base64(capture: httpx.Client) -> None:
-    _refused(capture.post("/e/", data={"data": "!!!!", "compression": "lz64"}), 400, "request_decoding_error",
-             "decompress_lz64")  # fmt: skip
-    _refused(capture.post("/e/", data={"data": "abc", "compression": "base64"}), 400, "request_decoding_error",
-             "invalid base64")  # fmt: skip
+    _refused(
+        capture.post("/e/", data={"data": "!!!!", "compression": "lz64"}),
+        400,
+        "request_decoding_error",
+        "decompress_lz64",
+    )
+    _refused(
+        capture.post("/e/", data={"data": "abc", "compression": "base64"}),
+        400,
+        "request_decoding_error",
+        "invalid base64",
+    )
 
 
 def test_oversized_bodies_get_413(capture: httpx.Client, token: str) -> None:

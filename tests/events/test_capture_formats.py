@@ -67,8 +67,13 @@ def test_gzip_by_content_encoding(capture: httpx.Client, token: str, store: Stor
 
 def test_gzip_js_query_parameter_and_text_plain(capture: httpx.Client, token: str, store: Store) -> None:
     body = gzip.compress(orjson.dumps([{**_event(), "properties": {"token": token}}]))
-    _ok(capture.post("/e/?compression=gzip-js&ver=1.200.0&_=1700000000000", content=body,
-                     headers={"Content-Type": "text/plain"}))  # fmt: skip
+    _ok(
+        capture.post(
+            "/e/?compression=gzip-js&ver=1.200.0&_=1700000000000",
+            content=body,
+            headers={"Content-Type": "text/plain"},
+        )
+    )
     assert store.stats()["events"] == 1
 
 
@@ -110,8 +115,9 @@ def test_beacon_answers_204_and_options_mirror_cors(capture: httpx.Client, token
     )
     assert beacon.status_code == 204
     assert beacon.headers["access-control-allow-origin"] == "https://a.example"
-    preflight = capture.options("/i/v0/e/", headers={"Origin": "https://b.example",
-                                                    "Access-Control-Request-Headers": "content-type"})  # fmt: skip
+    preflight = capture.options(
+        "/i/v0/e/", headers={"Origin": "https://b.example", "Access-Control-Request-Headers": "content-type"}
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://b.example"
     assert preflight.headers["access-control-allow-credentials"] == "true"

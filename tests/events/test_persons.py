@@ -46,10 +46,14 @@ def test_identify_links_anonymous_events_to_the_user(capture: httpx.Client, toke
     _send(
         capture,
         token,
-        {"event": "$identify", "distinct_id": "alice", "properties": {"$anon_distinct_id": "anon-1"},
-         "$set": {"email": "alice@example.com"}},
+        {
+            "event": "$identify",
+            "distinct_id": "alice",
+            "properties": {"$anon_distinct_id": "anon-1"},
+            "$set": {"email": "alice@example.com"},
+        },
         {"event": "purchase", "distinct_id": "alice"},
-    )  # fmt: skip
+    )
     anon_person, _ = _person_of(store, "anon-1")
     alice_person, props = _person_of(store, "alice")
     assert anon_person == alice_person
@@ -96,11 +100,19 @@ def test_set_set_once_and_unset(capture: httpx.Client, token: str, store: Store)
     _send(
         capture,
         token,
-        {"event": "$set", "distinct_id": "dana", "properties": {"$set": {"plan": "free", "tmp": 1},
-                                                                 "$set_once": {"first": "a"}}},
-        {"event": "$set", "distinct_id": "dana", "$set": {"plan": "pro"}, "$set_once": {"first": "b", "second": 2}},
+        {
+            "event": "$set",
+            "distinct_id": "dana",
+            "properties": {"$set": {"plan": "free", "tmp": 1}, "$set_once": {"first": "a"}},
+        },
+        {
+            "event": "$set",
+            "distinct_id": "dana",
+            "$set": {"plan": "pro"},
+            "$set_once": {"first": "b", "second": 2},
+        },
         {"event": "x", "distinct_id": "dana", "properties": {"$unset": ["tmp"]}},
-    )  # fmt: skip
+    )
     _, props = _person_of(store, "dana")
     assert props == {"plan": "pro", "first": "a", "second": 2}
     last = store.events()[-1]
@@ -113,13 +125,17 @@ def test_personless_events_and_illegal_ids(
     _send(
         capture,
         token,
-        {"event": "view", "distinct_id": "ghost", "properties": {"$process_person_profile": False,
-                                                                  "$set": {"ignored": True}}},
+        {
+            "event": "view",
+            "distinct_id": "ghost",
+            "properties": {"$process_person_profile": False, "$set": {"ignored": True}},
+        },
         {"event": "$identify", "distinct_id": "erin", "properties": {"$anon_distinct_id": "null"}},
-    )  # fmt: skip
+    )
     events = {e["event"]: e for e in store.events()}
     assert events["view"]["person_id"] == person_uuid(tenant.project_id, "ghost")
     assert events["view"]["person_properties"] == ""
     assert store.rows(
-        "SELECT count() FROM person_distinct_ids FINAL WHERE team_id = {team:UInt64} AND distinct_id IN ('ghost', 'null')"
-    ) == [[0]]  # fmt: skip
+        "SELECT count() FROM person_distinct_ids FINAL"
+        " WHERE team_id = {team:UInt64} AND distinct_id IN ('ghost', 'null')"
+    ) == [[0]]
