@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from insightd.domain.tags import normalize_tags
@@ -19,7 +19,7 @@ from insightd.errors import ValidationFailed
 from insightd.services.activity import change, log_activity
 from insightd.services.context import Actor
 from insightd.services.tagging import TaggedKind, lock_project_tags, replace_tags, tags_for
-from insightd.store.models import Dashboard, Insight
+from insightd.store.models import ActivityLog, Dashboard, Insight
 
 BulkAction = Literal["add", "remove", "set"]
 MAX_OPERATIONS = 10_000
@@ -88,7 +88,7 @@ def bulk_update_tags(
     found = [i for i in wanted if i in targets]
     current = tags_for(session, kind, found)
     desired = {i: _apply(current[i], action, normalized) for i in found}
-    changed = replace_tags(session, actor.project_id, kind, desired)
+    changed = replace_tags(session, actor.project_id, kind, desired, current)
     scope = _SCOPES[kind]
     for object_id, (before, after) in changed.items():
         log_activity(
@@ -102,7 +102,24 @@ def bulk_update_tags(
             short_id=targets[object_id].short_id,
             changes=[change(scope, "tags", before, after)],
         )
+    _insert_pending_activity(session)
     return {
         "updated": [{"id": i, "tags": desired[i]} for i in found],
         "skipped": [{"id": i, "reason": SKIPPED_REASON} for i in wanted if i not in targets],
     }
+
+
+def _insert_pending_activity(session: Session) -> None:
+    """Write the entries ``log_activity`` queued with one executemany.
+
+    The ORM would insert them one statement per row (it fetches each new primary key); at 500
+    entries that is most of a request's time.
+    """
+    entries = [entry for entry in session.new if isinstance(entry, ActivityLog)]
+    if not entries:
+        return
+    rows = []
+    for entry in entries:
+        rows.append(dict(inspect(entry).dict))
+        session.expunge(entry)
+    session.execute(insert(cast(Table, ActivityLog.__table__)), rows)
