@@ -154,7 +154,7 @@ class EventStore:
         if stop is None:
             wal.save_checkpoint(Checkpoint(start, pending=end))
         with self._write_lock:
-            writer.write_records(records, token=f"wal:{start}:{end}")
+            writer.write_records(records, token=f"wal:{wal.id}:{start}:{end}")
         wal.save_checkpoint(Checkpoint(end))
         self.last_error = None
         with self._flushed:

@@ -11,6 +11,7 @@ survive a power cut, at the cost of a disk flush per request.
 from __future__ import annotations
 
 import os
+import secrets
 import struct
 import threading
 import zlib
@@ -51,11 +52,21 @@ class WriteAheadLog:
         self._lock = threading.Lock()
         self.appended = threading.Condition(self._lock)
         self._checkpoint_path = directory / "checkpoint.json"
+        self.id = self._identity(directory / "id")
         self.checkpoint = self._read_checkpoint()
         segments = self.segments()
         self._segment = segments[-1] if segments else max(1, split(self.checkpoint.committed)[0])
         self._file = open(self._path(self._segment), "ab")  # noqa: SIM115 - held open for appends
         self._end = position(self._segment, self._recover(self._segment))
+
+    @staticmethod
+    def _identity(path: Path) -> str:
+        """A random name for this log, so its block tokens never collide with another log's."""
+        if path.exists():
+            return path.read_text().strip()
+        identity = secrets.token_hex(8)
+        path.write_text(identity)
+        return identity
 
     # --- files -------------------------------------------------------------------------------------
     def _path(self, segment: int) -> Path:

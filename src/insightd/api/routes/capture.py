@@ -96,11 +96,12 @@ async def capture(request: Request) -> Response:
 
 
 for _path in CAPTURE_PATHS:
-    router.add_api_route(
-        _path,
-        capture,
-        methods=["GET", "POST", "OPTIONS"],
-        include_in_schema=_path in (BATCH_PATH, "/i/v0/e/"),
-        summary="Capture events (PostHog's capture API)",
-        name=f"capture_{_path.strip('/').replace('/', '_')}",
-    )
+    for _method in ("GET", "POST", "OPTIONS"):  # one route per method: unique OpenAPI operation ids
+        router.add_api_route(
+            _path,
+            capture,
+            methods=[_method],
+            include_in_schema=_path in (BATCH_PATH, "/i/v0/e/") and _method == "POST",
+            summary="Capture events (PostHog's capture API)",
+            name=f"capture_{_path.strip('/').replace('/', '_')}_{_method.lower()}",
+        )
