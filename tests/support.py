@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -17,11 +19,32 @@ import psycopg
 import uvicorn
 
 from insightd.api.app import create_app
+from insightd.engine.base import Engine
 from insightd.services import accounts
 from insightd.settings import Settings
 from insightd.state import AppState
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+# chDB opens one data directory per process, so every test server in this process shares one engine;
+# tenants get project ids from one counter, so their events never mix even across servers.
+_PROJECT_IDS = itertools.count(1000)
+_ENGINE: Engine | None = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def process_engine() -> Engine:
+    """The chDB engine shared by every test server in this process (tables created)."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            from insightd.engine.chdb import ChDBEngine
+            from insightd.events.schema import ALL_DDL
+
+            engine = ChDBEngine(Path(tempfile.mkdtemp(prefix="insightd-events-")))
+            for ddl in ALL_DDL:
+                engine.execute(ddl)
+            _ENGINE = engine
+        return _ENGINE
 
 
 def free_port() -> int:
@@ -54,6 +77,7 @@ class ServerThread:
 
     def __init__(self, settings: Settings) -> None:
         self.state = AppState.open(settings)
+        self.state.use_engine(process_engine())
         self.app = create_app(settings, state=self.state)
         self.port = free_port()
         config = uvicorn.Config(
@@ -124,7 +148,9 @@ class Tenant:
 def new_tenant(server: ServerThread, timezone: str = "UTC") -> Tenant:
     email = f"owner{uuid.uuid4().hex[:10]}@example.com"
     with server.state.db.write() as session:
-        project = accounts.create_project(session, f"Test {uuid.uuid4().hex[:6]}", timezone=timezone)
+        project = accounts.create_project(
+            session, f"Test {uuid.uuid4().hex[:6]}", timezone=timezone, project_id=next(_PROJECT_IDS)
+        )
         user = accounts.create_user(session, email, "Owner", [project.id])
         key = accounts.create_personal_api_key(session, user).value
         return Tenant(server=server, project_id=project.id, user_id=user.id, email=email, key=key)

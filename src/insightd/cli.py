@@ -138,10 +138,13 @@ def projects() -> None:
 @click.option("--name", required=True)
 @click.option("--member", "members", multiple=True, help="Email of a member (repeatable).")
 @click.option("--timezone", default="UTC", show_default=True)
-def projects_create(data_dir: Path | None, name: str, members: tuple[str, ...], timezone: str) -> None:
+@click.option("--id", "project_id", type=int, default=None, help="Keep this id (e.g. a PostHog project's).")
+def projects_create(
+    data_dir: Path | None, name: str, members: tuple[str, ...], timezone: str, project_id: int | None
+) -> None:
     """Create a project; admin@localhost and every --member join it. Prints the new id last."""
     with store(data_dir) as session:
-        project = accounts.create_project(session, name, members, timezone)
+        project = accounts.create_project(session, name, members, timezone, project_id)
         project_id = project.id
     click.echo(f"created project {name!r}")
     click.echo(project_id)

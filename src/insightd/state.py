@@ -27,6 +27,7 @@ class AppState:
     metrics: Metrics = field(default_factory=Metrics)
     coalescer: Coalescer = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     _engine: Engine | None = field(default=None, repr=False)
+    owns_engine: bool = True  # False when the engine was handed in (and is closed by its owner)
     _engine_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _events: EventStore | None = field(default=None, repr=False)
     _tokens: TokenCache | None = field(default=None, repr=False)
@@ -46,6 +47,10 @@ class AppState:
             with db.write() as session:
                 ensure_defaults(session)
         return cls(settings=settings, db=db, rate_limiter=MemoryRateLimiter(settings.rate_limits))
+
+    def use_engine(self, engine: Engine) -> None:
+        """Run on an engine opened elsewhere (chDB allows one data directory per process)."""
+        self._engine, self.owns_engine = engine, False
 
     @property
     def engine(self) -> Engine:
@@ -104,6 +109,7 @@ class AppState:
             self._queries.close()
             self._queries = None
         if self._engine is not None:
-            self._engine.close()
+            if self.owns_engine:
+                self._engine.close()
             self._engine = None
         self.db.dispose()

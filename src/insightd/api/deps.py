@@ -11,9 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from insightd.auth.ratelimit import retry_after
 from insightd.errors import NotAuthenticated, NotFound, Throttled
-from insightd.services.access import authenticate_key, project_for, require_scope
+from insightd.services.access import authenticate_key, current_project_id, project_for, require_scope
 from insightd.services.context import Actor
 from insightd.state import AppState
+
+CURRENT = "@current"  # PostHog's alias for the caller's current project
 
 
 def app_state(request: Request) -> AppState:
@@ -56,14 +58,15 @@ def authorized(scope: str | None, *, throttle: bool = False) -> Callable[..., Aw
         credential = await _credential(request)
         if credential is None:
             raise NotAuthenticated()
-        if not project_id.isdigit() or len(project_id) > 18:
-            raise NotFound()
+        if project_id != CURRENT and (not project_id.isdigit() or len(project_id) > 18):
+            raise NotFound("Project not found.")
 
         def check() -> Actor:
             with state.db.read() as session:
                 principal = authenticate_key(session, *credential)
                 require_scope(principal, scope)
-                project = project_for(session, principal, int(project_id))
+                wanted = current_project_id(session, principal) if project_id == CURRENT else int(project_id)
+                project = project_for(session, principal, wanted)
                 if throttle:
                     wait = state.rate_limiter.hit(principal.key_hash)
                     if wait is not None:

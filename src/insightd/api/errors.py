@@ -94,6 +94,12 @@ def translate_validation_error(error: dict[str, Any]) -> InsightdError:
         return ValidationFailed(
             f"Ensure this field has at least {ctx.get('min_length')} elements.", code="min_length", attr=attr
         )
+    if kind == "too_long" and isinstance(value, str):
+        return ValidationFailed(
+            f"Ensure this field has no more than {ctx.get('max_length')} characters.",
+            code="max_length",
+            attr=attr,
+        )
     if kind == "too_long":
         return ValidationFailed(
             f"Ensure this field has no more than {ctx.get('max_length')} elements.",
@@ -125,6 +131,8 @@ def translate_validation_error(error: dict[str, Any]) -> InsightdError:
             code="min_value",
             attr=attr,
         )
+    if kind == "invalid_unicode":
+        return ValidationFailed(str(error.get("msg")), attr=attr)
     if kind == "null_characters_not_allowed":
         return ValidationFailed("Null characters are not allowed.", code=kind, attr=attr)
     if kind == "tag_too_long":
@@ -152,6 +160,9 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(NotFound())
         if exc.status_code == 405:
             return error_response(MethodNotAllowed(request.method))
+        if exc.status_code == 400 and request.method in ("POST", "PUT", "PATCH"):
+            # FastAPI could not decode the body (bad UTF-8, nesting too deep, …).
+            return error_response(ParseError(f"JSON parse error - {exc.detail}"))
         error = InsightdError(str(exc.detail))
         error.status = exc.status_code
         error.type = "invalid_request" if exc.status_code < 500 else "server_error"

@@ -7,6 +7,8 @@ from typing import Any
 from starlette.requests import Request
 
 DEFAULT_LIMIT = 100
+MAX_PAGE = 10_000  # no page holds more rows than this
+MAX_OFFSET = 2**62
 
 
 def _non_negative(value: str | None, default: int) -> int:
@@ -18,9 +20,13 @@ def _non_negative(value: str | None, default: int) -> int:
     return number if number >= 0 else default
 
 
+def positive_int(value: str | None, default: int) -> int:
+    return _non_negative(value, default) or default
+
+
 def limit_offset(request: Request, default_limit: int = DEFAULT_LIMIT) -> tuple[int, int]:
-    limit = _non_negative(request.query_params.get("limit"), default_limit) or default_limit
-    offset = _non_negative(request.query_params.get("offset"), 0)
+    limit = min(MAX_PAGE, positive_int(request.query_params.get("limit"), default_limit))
+    offset = min(MAX_OFFSET, _non_negative(request.query_params.get("offset"), 0))
     return limit, offset
 
 

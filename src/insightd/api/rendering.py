@@ -65,14 +65,11 @@ def requested_format(request: Request) -> str:
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    """Dotted keys for nested values; empty objects and lists add no column (as DRF's CSV renderer)."""
     if isinstance(value, dict):
-        if not value and prefix:
-            out[prefix] = ""
         for key, item in value.items():
             _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
     elif isinstance(value, list):
-        if not value and prefix:
-            out[prefix] = ""
         for index, item in enumerate(value):
             _flatten(item, f"{prefix}.{index}" if prefix else str(index), out)
     else:
@@ -101,7 +98,7 @@ def to_csv(data: Any) -> str:
     writer = csv.DictWriter(buffer, fieldnames=header, restval="", lineterminator="\r\n")
     writer.writeheader()
     for row in flat_rows:
-        writer.writerow({k: ("true" if v is True else "false" if v is False else v) for k, v in row.items()})
+        writer.writerow(row)  # booleans as True/False, as DRF's CSV renderer writes them
     return buffer.getvalue()
 
 

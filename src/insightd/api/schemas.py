@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
@@ -9,12 +10,18 @@ from pydantic_core import PydanticCustomError
 
 from insightd.domain.queries import InvalidQuery, validate_query
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
 
 def _no_nul(value: Any) -> Any:
-    """DRF refuses NUL characters in text (PostgreSQL cannot store them); so do we, anywhere in a value."""
+    """DRF refuses NUL characters in text (PostgreSQL cannot store them), and no database stores a lone
+    UTF-16 surrogate; so we refuse both, anywhere in a value."""
     if isinstance(value, str):
-        if "\x00" in value:
+        bad = _UNSTORABLE.search(value)
+        if bad and bad.group() == "\x00":
             raise PydanticCustomError("null_characters_not_allowed", "Null characters are not allowed.")
+        if bad:
+            raise PydanticCustomError("invalid_unicode", "Text must be valid Unicode (no lone surrogates).")
     elif isinstance(value, dict):
         for key, item in value.items():
             _no_nul(key)
@@ -53,7 +60,9 @@ class InsightWrite(_Body):
     saved: bool | None = None
     favorited: bool | None = None
     dashboards: list[Id] | None = Field(None, description="Ids of dashboards in the same project.")
-    tags: list[Text] | None = Field(None, description="Replaces the tag set; normalised to lower case.")
+    tags: list[Annotated[Text, Field(max_length=255)]] | None = Field(
+        None, description="Replaces the tag set; normalised to lower case."
+    )
     create_in_folder: Text | None = Field(None, alias="_create_in_folder", max_length=400)
 
     @field_validator("query", mode="before")
@@ -82,9 +91,9 @@ class DashboardWrite(_Body):
 
 
 class BulkUpdateTags(_Body):
-    ids: list[StrictInt] = Field(..., min_length=1, max_length=500)
+    ids: list[Id] = Field(..., min_length=1, max_length=500)
     action: Literal["add", "remove", "set"]
-    tags: list[str] = Field(..., max_length=100)
+    tags: list[Text] = Field(..., max_length=100)
 
     @field_validator("tags")
     @classmethod
@@ -98,7 +107,7 @@ class BulkUpdateTags(_Body):
 
 
 class InsightsViewed(_Body):
-    insight_ids: list[StrictInt] = Field(..., min_length=1, max_length=2500)
+    insight_ids: list[Id] = Field(..., min_length=1, max_length=2500)
 
 
 class CancelQuery(_Body):

@@ -38,7 +38,13 @@ def _minus_months(moment: datetime, months: int) -> datetime:
 
 def parse_date(value: str, timezone: str = "UTC", now: datetime | None = None) -> datetime | None:
     """Resolve ``value`` in ``timezone``; ``None`` when it is neither relative nor ISO."""
-    tz = ZoneInfo(timezone)
+    try:
+        return _parse(value, ZoneInfo(timezone), now)
+    except (OverflowError, ValueError):  # out of the calendar's range
+        return None
+
+
+def _parse(value: str, tz: ZoneInfo, now: datetime | None) -> datetime | None:
     now = (now or datetime.now(UTC)).astimezone(tz)
     text = value.strip()
     match = _RELATIVE.match(text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from insightd.auth.keys import hash_key_value
@@ -67,13 +67,25 @@ def require_scope(principal: Principal, scope: str | None) -> None:
         raise PermissionDenied(f"API key missing required scope '{scope}'")
 
 
+def current_project_id(session: Session, principal: Principal) -> int:
+    """PostHog's ``@current``: the key's project if it is restricted to one, else the user's first."""
+    if principal.scoped_teams is not None and len(principal.scoped_teams) == 1:
+        return principal.scoped_teams[0]
+    first = session.scalar(
+        select(func.min(Membership.project_id)).where(Membership.user_id == principal.user.id)
+    )
+    if first is None:
+        raise NotFound("Project not found.")
+    return int(first)
+
+
 def project_for(session: Session, principal: Principal, project_id: int) -> Project:
     """The project a request may act on, after the key's restriction and membership checks."""
     if principal.scoped_teams is not None and project_id not in principal.scoped_teams:
         raise PermissionDenied(f"API key does not have access to the requested project: ID {project_id}.")
     project = session.get(Project, project_id)
     if project is None:
-        raise NotFound()
+        raise NotFound("Project not found.")
     is_member = session.scalar(
         select(Membership.id).where(
             Membership.project_id == project_id, Membership.user_id == principal.user.id

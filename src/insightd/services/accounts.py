@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,8 +36,12 @@ def ensure_defaults(session: Session) -> None:
     session.flush()
     session.add(Membership(project_id=project.id, user_id=admin.id, level="admin"))
     session.flush()
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # The explicit id 1 leaves the sequence behind; move it on so the next project is 2.
+    _sync_project_sequence(session)
+
+
+def _sync_project_sequence(session: Session) -> None:
+    """After an explicit project id, move PostgreSQL's sequence past it (SQLite needs nothing)."""
+    if session.get_bind().dialect.name == "postgresql":
         session.connection().exec_driver_sql(
             "SELECT setval(pg_get_serial_sequence('projects', 'id'), (SELECT max(id) FROM projects))"
         )
@@ -82,19 +87,36 @@ def create_user(
 
 
 def create_project(
-    session: Session, name: str, member_emails: Sequence[str] = (), timezone: str = "UTC"
+    session: Session,
+    name: str,
+    member_emails: Sequence[str] = (),
+    timezone: str = "UTC",
+    project_id: int | None = None,
 ) -> Project:
+    """A project in the organization; ``project_id`` keeps a PostHog project's id when moving over."""
     if not name.strip():
         raise ValidationFailed("A project needs a name.", attr="name")
+    if project_id is not None and (project_id < 1 or session.get(Project, project_id) is not None):
+        raise ValidationFailed(f"Project id {project_id} is taken or invalid.", attr="id")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationFailed(f"Unknown timezone {timezone!r}.", attr="timezone") from exc
     org = default_organization(session)
     members = [user_by_email(session, DEFAULT_ADMIN_EMAIL)] + [
         user_by_email(session, e) for e in member_emails
     ]
     project = Project(
-        organization_id=org.id, name=name.strip(), api_token=generate_project_token(), timezone=timezone
+        id=project_id,
+        organization_id=org.id,
+        name=name.strip(),
+        api_token=generate_project_token(),
+        timezone=timezone,
     )
     session.add(project)
     session.flush()
+    if project_id is not None:
+        _sync_project_sequence(session)
     for user_id in dict.fromkeys(m.id for m in members):
         session.add(Membership(project_id=project.id, user_id=user_id))
     session.flush()

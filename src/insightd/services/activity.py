@@ -34,7 +34,7 @@ def log_activity(
             item_id=str(item_id),
             activity=activity,
             detail={
-                "id": item_id,
+                "id": str(item_id),
                 "changes": changes or None,
                 "merge": None,
                 "trigger": None,
@@ -64,10 +64,12 @@ def list_activity(
     ).all()
     return total, [
         {
-            "id": entry.id,
-            "user": {"first_name": user.first_name, "email": user.email} if user else None,
-            "unread": False,
-            "is_system": user is None,
+            "id": entry.uuid,
+            "user": (
+                {"first_name": user.first_name, "email": user.email}
+                if user
+                else {"first_name": "System", "email": None, "is_system": True}
+            ),
             "activity": entry.activity,
             "scope": entry.scope,
             "item_id": entry.item_id,

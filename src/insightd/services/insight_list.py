@@ -15,6 +15,7 @@ from insightd.domain.dates import parse_date
 from insightd.domain.queries import INSIGHT_TYPES
 from insightd.domain.search import similarity
 from insightd.domain.tags import tagify
+from insightd.domain.values import INT64_MAX, str_to_bool
 from insightd.errors import ValidationFailed
 from insightd.services.context import Actor
 from insightd.store.models import Dashboard, DashboardTile, Insight, InsightViewed, Tag, TaggedItem
@@ -65,7 +66,7 @@ def _json_int_list(params: Mapping[str, str], key: str) -> list[int]:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise ValidationFailed(f"{key} must be a JSON array of integers, such as [1, 2].", attr=key)
-    return [v if -(2**63) <= v < 2**63 else -1 for v in value]  # an id beyond 64 bits matches nothing
+    return [v if -INT64_MAX <= v <= INT64_MAX else -1 for v in value]  # an id beyond 64 bits matches nothing
 
 
 def _json_str_list(params: Mapping[str, str], key: str) -> list[str]:
@@ -107,7 +108,7 @@ def _apply_filters(query: Select[Any], actor: Actor, params: Mapping[str, str], 
     if params.get("short_id"):
         query = query.where(Insight.short_id == params["short_id"])
     if "saved" in params:
-        if params["saved"].lower() in ("true", "1", "yes"):
+        if str_to_bool(params["saved"]):
             on_dashboard = exists().where(
                 DashboardTile.insight_id == Insight.id,
                 DashboardTile.deleted.is_(False),
@@ -123,14 +124,13 @@ def _apply_filters(query: Select[Any], actor: Actor, params: Mapping[str, str], 
     if "favorited" in params:
         query = query.where(Insight.favorited.is_(True))
     if params.get("created_by"):
-        query = query.where(Insight.created_by_id.in_(_json_int_list(params, "created_by")))
+        creators = _json_int_list(params, "created_by")
+        if creators:  # PostHog filters only on a non-empty list
+            query = query.where(Insight.created_by_id.in_(creators))
     if params.get("insight"):
+        # As PostHog: an unknown kind matches nothing rather than failing.
         kind = params["insight"].upper()
-        if kind not in INSIGHT_TYPES:
-            raise ValidationFailed(
-                f'"{params["insight"]}" is not a valid choice.', code="invalid_choice", attr="insight"
-            )
-        query = query.where(Insight.insight_type == kind)
+        query = query.where(Insight.insight_type == kind) if kind in INSIGHT_TYPES else query.where(false())
     if params.get("dashboards"):
         for dashboard_id in _json_int_list(params, "dashboards"):
             query = query.where(
@@ -140,8 +140,9 @@ def _apply_filters(query: Select[Any], actor: Actor, params: Mapping[str, str], 
                     DashboardTile.deleted.is_(False),
                 )
             )
-    if params.get("tags"):
-        names = [tagify(t.replace("\x00", "")) for t in _json_str_list(params, "tags")]
+    raw_tags = _json_str_list(params, "tags") if params.get("tags") else []
+    names = [tagify(t.replace("\x00", "")) for t in raw_tags]
+    if names:  # PostHog filters only on a non-empty list
         query = query.where(
             exists().where(
                 TaggedItem.insight_id == Insight.id, Tag.id == TaggedItem.tag_id, Tag.name.in_(names)

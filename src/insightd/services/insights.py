@@ -20,7 +20,9 @@ from insightd.services.views import record_views
 from insightd.store.models import Dashboard, DashboardTile, Insight
 from insightd.store.types import utcnow
 
-MATERIAL_FIELDS = ("name", "description", "filters", "query")
+# PostHog bumps last_modified_* whenever a request sends one of its material fields; insightd also
+# counts a query that really changed as material.
+MATERIAL_FIELDS = ("name", "description", "filters")
 LOGGED_FIELDS = ("name", "derived_name", "description", "query", "filters", "order", "favorited", "saved")
 SCOPE = "Insight"
 
@@ -43,8 +45,8 @@ def find_insight(session: Session, project_id: int, lookup: str, *, include_dele
 
 
 def check_query(query: Any) -> dict[str, Any] | None:
-    if query is None:
-        return None
+    if not query:  # a falsy query is not validated, as PostHog's body parser
+        return None if query is None else query
     try:
         return validate_query(query)
     except InvalidQuery as exc:
@@ -189,7 +191,7 @@ def update_insight(session: Session, actor: Actor, lookup: str, data: dict[str, 
     now = utcnow()
     insight.is_sample = False
     insight.updated_at = now
-    if any(c["field"] in MATERIAL_FIELDS for c in changes):
+    if any(field in data for field in MATERIAL_FIELDS) or any(c["field"] == "query" for c in changes):
         insight.last_modified_at = now
         insight.last_modified_by_id = actor.user.id
     if changes:

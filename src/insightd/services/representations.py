@@ -6,11 +6,13 @@ insights, never one query per insight.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -71,7 +73,11 @@ def tiles_for(session: Session, insight_ids: Sequence[int]) -> dict[int, list[di
     rows = session.execute(
         select(DashboardTile.id, DashboardTile.dashboard_id, DashboardTile.insight_id, DashboardTile.deleted)
         .join(Dashboard, Dashboard.id == DashboardTile.dashboard_id)
-        .where(DashboardTile.insight_id.in_(insight_ids), Dashboard.deleted.is_(False))
+        .where(
+            DashboardTile.insight_id.in_(insight_ids),
+            DashboardTile.deleted.is_(False),
+            Dashboard.deleted.is_(False),
+        )
         .order_by(DashboardTile.id)
     )
     for tile_id, dashboard_id, insight_id, deleted in rows:
@@ -88,6 +94,12 @@ def last_viewed_by_anyone(session: Session, insight_ids: Sequence[int]) -> dict[
         .group_by(InsightViewed.insight_id)
     )
     return {key: value for key, value in rows}
+
+
+def filters_hash(insight: Insight) -> str:
+    """A stable hash of what the insight computes (PostHog exposes its cache key under this name)."""
+    payload = {"team_id": insight.project_id, "query": insight.query, "filters": insight.filters or {}}
+    return "cache_" + hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 def serialize_insights(
@@ -117,7 +129,7 @@ def serialize_insights(
             "derived_name": insight.derived_name,
             "filters": {} if insight.query else (insight.filters or {}),
             "query": insight.query,
-            "dashboards": [t["dashboard_id"] for t in own_tiles if not t["deleted"]],
+            "dashboards": [t["dashboard_id"] for t in own_tiles],
             "dashboard_tiles": own_tiles,
             "description": insight.description,
             "last_refresh": insight.last_refresh,
@@ -131,6 +143,7 @@ def serialize_insights(
             "favorited": insight.favorited,
             "user_access_level": "editor",
             "last_viewed_at": viewed.get(insight.id),
+            "search_match_type": None,
         }
         if not basic:
             data.update(
@@ -155,6 +168,7 @@ def serialize_insights(
                     "effective_restriction_level": 21,
                     "effective_privilege_level": 37,
                     "alerts": [],
+                    "filters_hash": filters_hash(insight),
                 }
             )
         computed = (results or {}).get(insight.id)

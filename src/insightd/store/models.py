@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -35,7 +36,14 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
+    # Ids are 64-bit on PostgreSQL (any id a client can send is in range); SQLite's INTEGER already is,
+    # and must stay INTEGER for its primary keys to be rowid aliases.
+    type_annotation_map = {
+        int: BigInteger().with_variant(Integer(), "sqlite"),
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+    }
 
 
 def _uuid() -> str:
@@ -210,7 +218,8 @@ class ActivityLog(Base):
     __tablename__ = "activity_log"
     __table_args__ = (Index("ix_activity_log_item", "project_id", "scope", "item_id", "created_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)  # orders entries; clients see ``uuid`` as the id
+    uuid: Mapped[str] = mapped_column(String(36), default=_uuid, unique=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     scope: Mapped[str] = mapped_column(String(32))

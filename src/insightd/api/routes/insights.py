@@ -8,9 +8,10 @@ from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
 from insightd.api.deps import ActivityRead, InsightRead, InsightWrite, State
-from insightd.api.pagination import limit_offset, page
+from insightd.api.pagination import MAX_PAGE, limit_offset, page, positive_int
 from insightd.api.rendering import NegotiatedRoute, empty, ok
 from insightd.api.schemas import InsightWrite as InsightBody
+from insightd.domain.values import str_to_bool
 from insightd.execution.insights import insight_results
 from insightd.execution.modes import parse_refresh
 from insightd.services.activity import list_activity
@@ -27,7 +28,7 @@ ACTIVITY_PAGE = 10
 def list_(request: Request, state: State, actor: InsightRead) -> Response:
     limit, offset = limit_offset(request)
     params = dict(request.query_params)
-    basic = params.get("basic", "").lower() in ("true", "1", "yes")
+    basic = str_to_bool(params.get("basic"))
     mode = parse_refresh(params.get("refresh"))
     with state.db.read() as session:
         result = list_insights(session, actor, params, limit, offset)
@@ -51,26 +52,21 @@ def list_(request: Request, state: State, actor: InsightRead) -> Response:
             results=computed,
         )
     for item in items:
-        if item["id"] in result.match_types:
-            item["search_match_type"] = result.match_types[item["id"]]
+        item["search_match_type"] = result.match_types.get(item["id"])
     return ok(page(request, result.count, items, limit, offset))
 
 
 @router.post("/insights/", status_code=201, summary="Create an insight")
-def create(state: State, actor: InsightWrite, body: Annotated[InsightBody, Body()]) -> Response:
+def create(state: State, actor: InsightWrite, body: Annotated[InsightBody | None, Body()] = None) -> Response:
     with state.db.write() as session:
-        insight = create_insight(session, actor, body.changes())
+        insight = create_insight(session, actor, (body or InsightBody()).changes())
         (item,) = serialize_insights(session, [insight], timezone=actor.project.timezone)
     return ok(item, status_code=201)
 
 
 def _activity(request: Request, state: State, actor: Actor, item_id: str | None) -> Response:
-    limit = ACTIVITY_PAGE
-    try:
-        limit = max(1, int(request.query_params.get("limit", ACTIVITY_PAGE)))
-        page_number = max(1, int(request.query_params.get("page", 1)))
-    except ValueError:
-        page_number = 1
+    limit = min(MAX_PAGE, positive_int(request.query_params.get("limit"), ACTIVITY_PAGE))
+    page_number = min(MAX_PAGE, positive_int(request.query_params.get("page"), 1))
     with state.db.read() as session:
         if item_id is not None:
             item_id = str(find_insight(session, actor.project_id, item_id, include_deleted=True).id)
@@ -103,10 +99,15 @@ def insight_activity(request: Request, state: State, actor: ActivityRead, lookup
 
 @router.get("/insights/{lookup}/", summary="Retrieve an insight by id or short_id")
 def retrieve(request: Request, state: State, actor: InsightRead, lookup: str) -> Response:
+    basic = str_to_bool(request.query_params.get("basic"))
     mode = parse_refresh(request.query_params.get("refresh"))
     with state.db.read() as session:
         insight = find_insight(session, actor.project_id, lookup)
-        computed = insight_results(
+    # Computing may take a while: no database session is held meanwhile.
+    computed = (
+        None
+        if basic
+        else insight_results(
             state.queries,
             [insight],
             team_id=actor.project_id,
@@ -115,7 +116,11 @@ def retrieve(request: Request, state: State, actor: InsightRead, lookup: str) ->
             client_query_id=request.query_params.get("client_query_id"),
             raise_errors=True,
         )
-        (item,) = serialize_insights(session, [insight], timezone=actor.project.timezone, results=computed)
+    )
+    with state.db.read() as session:
+        (item,) = serialize_insights(
+            session, [insight], basic=basic, timezone=actor.project.timezone, results=computed
+        )
     return ok(item)
 
 
@@ -134,8 +139,10 @@ def partial_update(
 
 
 @router.put("/insights/{lookup}/", summary="Update an insight")
-def update(state: State, actor: InsightWrite, lookup: str, body: Annotated[InsightBody, Body()]) -> Response:
-    return _update(state, actor, lookup, body)
+def update(
+    state: State, actor: InsightWrite, lookup: str, body: Annotated[InsightBody | None, Body()] = None
+) -> Response:
+    return _update(state, actor, lookup, body or InsightBody())
 
 
 @router.delete("/insights/{lookup}/", status_code=405, summary="Not allowed: PATCH `deleted: true` instead")
