@@ -16,6 +16,7 @@ from tests.metadata.queries import (
     funnel,
     prop,
     retention,
+    sql,
     table,
     trends,
     viz,
@@ -394,3 +395,28 @@ def test_deterministic_and_well_under_a_millisecond() -> None:
 def test_odd_queries_still_get_a_name(query: dict[str, Any]) -> None:
     metadata = offline_metadata(query)
     assert metadata.name.strip() and metadata.description.strip()
+
+
+SQL_NAMES: list[tuple[str, str]] = [
+    ("select count() from events", "Total Event Count"),
+    ("select count() from events where event = '$pageview'", "Total Pageview Count"),
+    (
+        "select toStartOfDay(timestamp) as day, count() from events where event = '$pageview' group by day",
+        "Daily Pageviews",
+    ),
+    ("select event, count() from events group by event", "Event Count by Event Name"),
+    ("select properties.$browser, uniq(distinct_id) from events group by 1", "Unique Users by Browser"),
+    (
+        "select sum(toFloat(properties.revenue)) from events where event = 'purchase'",
+        "Total Revenue from Purchases",
+    ),
+    ("select count() from persons", "Total Person Count"),
+    ("select 1", "Custom SQL Query Result"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SQL_NAMES, ids=[t for t, _ in SQL_NAMES])
+def test_sql_insights_are_named_from_what_they_compute(text: str, expected: str) -> None:
+    name = offline_metadata(sql(text)).name
+    assert name == expected
+    assert 2 <= len(name.split()) <= 12

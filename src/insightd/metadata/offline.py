@@ -58,7 +58,12 @@ _GENERIC_ALIASES = {
     "sum",
     "avg",
 }
-_TABLES = {"events": "Events", "persons": "Persons", "sessions": "Sessions", "groups": "Groups"}
+_TABLES = {
+    "events": Label("Event", "Events"),
+    "persons": Label("Person", "Persons"),
+    "sessions": Label("Session", "Sessions"),
+    "groups": Label("Group", "Groups"),
+}
 
 
 @dataclass(frozen=True)
@@ -532,7 +537,7 @@ def _sql_measure(column: Column, kind: str, facts: SelectFacts) -> str:
             found = [e for e in facts.events if f"'{e}'" in inner]
             if found:
                 return event_label(found[0]).plural
-        return subject.plural
+        return subject.plural if facts.events else f"{subject.singular} Count"
     if kind == "users":
         return f"Unique {subject.plural}" if facts.events else "Unique Users"
     if kind == "sessions":
@@ -562,7 +567,9 @@ def _sql_subject(facts: SelectFacts) -> Label:
         joined = join_words([event_label(e).plural for e in facts.events[:3]])
         return Label(joined, joined)
     table = (facts.table or "events").split(".")[-1].lower()
-    noun = _TABLES.get(table) or title_case(" ".join(words_of(table)))
+    if table in _TABLES:
+        return _TABLES[table]
+    noun = title_case(" ".join(words_of(table)))
     return Label(noun, noun)
 
 
@@ -570,6 +577,10 @@ def _sql(summary: QuerySummary) -> Metadata:
     facts = read_select(summary.sql or "")
     if not facts.parsed:
         return Metadata("Custom SQL Insight", "A custom SQL query.")
+    if facts.table is None:
+        return Metadata(
+            "Custom SQL Query Result", "A SQL query that computes its values without reading a table."
+        )
     subject = _sql_subject(facts)
     measures: list[str] = []
     dimensions: list[str] = []
@@ -583,7 +594,10 @@ def _sql(summary: QuerySummary) -> Metadata:
         if found:
             bucket = bucket or found
         elif column.expression != ["*"] and any(column.expression == g for g in facts.group_by):
-            dimensions.append(_alias_words(column.alias) or property_label(" ".join(column.expression)))
+            plain = " ".join(column.expression)
+            dimensions.append(
+                _alias_words(column.alias) or ("Event Name" if plain == "event" else property_label(plain))
+            )
     for group in facts.group_by:
         found = bucket_of(group)
         if found and not bucket:
@@ -593,6 +607,11 @@ def _sql(summary: QuerySummary) -> Metadata:
     if measures:
         core = _list_names(list(dict.fromkeys(measures)))
         name = f"{adjective + ' ' if adjective else ''}{core}"
+        if not adjective and not dimensions and _words(name) < 3:
+            # A bare total ("select count() from events") still reads as a name: "Total Event Count".
+            counted = [c for c in facts.columns if measure_kind(c) == "count"]
+            single_count = counted and len(measures) == 1 and not core.endswith("Count")
+            name = f"Total {subject.singular} Count" if single_count else f"Total {core}"
         if dimensions:
             name += " by " + join_words(dimensions[:3], oxford=False)
         description = f"SQL query computing {core.lower()}"

@@ -158,8 +158,7 @@ def read_select(sql: str) -> SelectFacts:
     facts.table = _table(clauses.get("from", []))
     aliases = {c.alias: c.expression for c in facts.columns if c.alias}
     facts.group_by = [
-        aliases.get(part[0], part) if len(part) == 1 else part
-        for part in _split_depth0(clauses.get("group", []))
+        _grouped(part, aliases, facts.columns) for part in _split_depth0(clauses.get("group", []))
     ]
     order = [t.lower() for t in clauses.get("order", [])]
     facts.ordered_by_time_desc = bool(order) and "desc" in order and any("timestamp" in t for t in order)
@@ -167,6 +166,15 @@ def read_select(sql: str) -> SelectFacts:
     facts.limit = int(limit[0]) if limit and limit[0].isdigit() else None
     facts.parsed = True
     return facts
+
+
+def _grouped(part: list[str], aliases: dict[str | None, list[str]], columns: list[Column]) -> list[str]:
+    """A GROUP BY item as the expression it names: an alias, a 1-based position, or itself."""
+    if len(part) == 1 and part[0].isdigit() and 1 <= int(part[0]) <= len(columns):
+        return columns[int(part[0]) - 1].expression
+    if len(part) == 1:
+        return aliases.get(part[0], part)
+    return part
 
 
 def bucket_of(expression: list[str]) -> str | None:
