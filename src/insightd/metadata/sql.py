@@ -168,7 +168,7 @@ def read_select(sql: str) -> SelectFacts:
     return facts
 
 
-def _grouped(part: list[str], aliases: dict[str | None, list[str]], columns: list[Column]) -> list[str]:
+def _grouped(part: list[str], aliases: dict[str, list[str]], columns: list[Column]) -> list[str]:
     """A GROUP BY item as the expression it names: an alias, a 1-based position, or itself."""
     if len(part) == 1 and part[0].isdigit() and 1 <= int(part[0]) <= len(columns):
         return columns[int(part[0]) - 1].expression
