@@ -89,9 +89,13 @@ def serve(data_dir: Path | None, host: str, port: int, print_key: bool) -> None:
             f"Try: curl -H 'Authorization: Bearer {created.value}' http://{host}:{port}/api/projects/1/insights/"
         )
     app = create_app(settings, state=state)
+    from insightd.events.bulk import announce, withdraw
+
+    announce(settings.data_dir, f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}")
     try:
         uvicorn.run(app, host=host, port=port, log_level=os.environ.get("INSIGHTD_LOG_LEVEL", "info"))
     finally:
+        withdraw(settings.data_dir)
         state.close()
 
 
@@ -222,6 +226,109 @@ def organizations_ai_processing(data_dir: Path | None, organization_id: int, app
         name = organization.name
     state = "approved" if approve else "not approved"
     click.echo(f"AI data processing is now {state} for organization {organization_id} ({name})")
+
+
+@contextmanager
+def event_sink(settings: Settings) -> Iterator[Any]:
+    """Where bulk events go: the server that owns the data directory, else the directory itself."""
+    from insightd.engine.base import EngineError
+    from insightd.events.bulk import LocalSink, find_server
+
+    remote = find_server(settings.data_dir, wait=15)
+    if remote is not None:
+        try:
+            yield remote
+        finally:
+            remote.close()
+        return
+    state = AppState.open(settings)
+    try:
+        try:
+            events = state.events.start()
+        except (EngineError, RuntimeError) as exc:
+            raise click.ClickException(
+                "another insightd process holds this data directory but does not answer on its admin API "
+                f"(is it still starting?). Try again in a moment. ({exc})"
+            ) from exc
+        yield LocalSink(events)
+    finally:
+        state.close()
+
+
+def _progress() -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    )
+
+
+@main.command()
+@data_dir_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--project", "project_id", default=1, show_default=True, type=int)
+@click.option("--format", "fmt", type=click.Choice(["ndjson", "csv", "parquet"]), default=None,
+              help="File format (default: from the file name or its first bytes).")  # fmt: skip
+def load(data_dir: Path | None, file: Path, project_id: int, fmt: str | None) -> None:
+    """Load events from an NDJSON, CSV or Parquet file (PostHog's export columns)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from insightd.events.bulk import load_file
+
+    settings = load_settings(data_dir)
+    with store(data_dir) as session:
+        accounts.project_by_id(session, project_id)
+    console = Console(stderr=True)
+    with event_sink(settings) as sink:
+        console.print(f"Loading into project {project_id} through {sink.where}")
+        try:
+            with _progress() as progress:
+                summary = load_file(file, fmt, project_id, sink, progress=progress)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    table = Table(title=f"Loaded {file.name}", show_header=False)
+    table.add_row("rows read", f"{summary.rows_read:,}")
+    table.add_row("events stored", f"{summary.stored:,}")
+    table.add_row("skipped: already stored (same uuid)", f"{summary.duplicates:,}")
+    for reason, count in sorted(summary.skipped.items()):
+        table.add_row(f"skipped: {reason}", f"{count:,}")
+    table.add_row("time", f"{summary.seconds:.2f} s ({summary.rate:,.0f} rows/s)")
+    Console().print(table)
+
+
+@main.command()
+@data_dir_option
+@click.option("--events", "count", default=100_000, show_default=True, type=click.IntRange(1, 100_000_000))
+@click.option("--project", "project_id", default=1, show_default=True, type=int)
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the data directory already holds events.")
+def demo(data_dir: Path | None, count: int, project_id: int, seed: int, if_empty: bool) -> None:
+    """Load a deterministic demo product (Hedgebox) with saved insights and a dashboard."""
+    from insightd.events.demo import DEMO_DASHBOARD, demo_insights, demo_tables
+    from insightd.services import dashboards, insights
+    from insightd.services.context import Actor
+    from insightd.store.models import Dashboard
+
+    settings = load_settings(data_dir)
+    if if_empty and (settings.data_dir / "events").exists():
+        click.echo("demo: the data directory already holds an event store; nothing to do")
+        return
+    with store(data_dir) as session:
+        project = accounts.project_by_id(session, project_id)
+        if session.query(Dashboard).filter_by(project_id=project.id, name=DEMO_DASHBOARD).first() is None:
+            actor = Actor(project, accounts.user_by_email(session, accounts.DEFAULT_ADMIN_EMAIL))
+            board = dashboards.create_dashboard(session, actor, {"name": DEMO_DASHBOARD, "pinned": True})
+            for body in demo_insights():
+                insights.create_insight(session, actor, {**body, "dashboards": [board.id]})
+    stored = duplicates = 0
+    with event_sink(settings) as sink, _progress() as progress:
+        task = progress.add_task("Demo events", total=count)
+        for table in demo_tables(count, seed=seed):
+            result = sink.write(project_id, table)
+            stored, duplicates = stored + result.stored, duplicates + result.duplicates
+            progress.advance(task, table.num_rows)
+    click.echo(f"demo: {stored:,} events stored in project {project_id} ({duplicates:,} already there)")
 
 
 if __name__ == "__main__":  # pragma: no cover
