@@ -20,6 +20,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 serve: install
+	$(BIN)/insightd demo --data-dir $(DATA_DIR) --if-empty
+	$(BIN)/insightd projects show --data-dir $(DATA_DIR) --project 1
 	$(BIN)/insightd serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT) --print-key
 
 test: install
