@@ -43,7 +43,10 @@ def test_names_a_trend_offline_without_saving(api: httpx.Client, tenant: Tenant)
             {"kind": "EventsQuery", "select": ["*"], "event": "$pageview", "after": "-1h"},
             "Pageviews in the Last Hour",
         ),
-        ({"kind": "HogQLQuery", "query": "select count() from events where event = 'signed_up'"}, "Total Signup Count"),
+        (
+            {"kind": "HogQLQuery", "query": "select count() from events where event = 'signed_up'"},
+            "Total Signup Count",
+        ),
     ],
 )
 def test_supported_kinds(api: httpx.Client, tenant: Tenant, query: dict[str, Any], name: str) -> None:
