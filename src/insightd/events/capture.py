@@ -7,6 +7,7 @@ finds the project token, and checks every event; the whole request fails on the 
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
@@ -115,16 +116,22 @@ def _distinct_id(event: dict[str, Any], properties: dict[str, Any]) -> str:
     if value is None:
         raise CaptureError(400, "missing_distinct_id", "event submitted without a distinct_id")
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    text = text.replace("\x00", "\ufffd")[:MAX_NAME]
+    if len(text) > MAX_NAME or "\x00" in text:
+        text = text.replace("\x00", "\ufffd")[:MAX_NAME]
     if not text:
         raise CaptureError(400, "missing_distinct_id", "event submitted without a distinct_id")
     return text
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _uuid(event: dict[str, Any]) -> str:
     value = event.get("uuid")
     if value is None or value == "":
         return uuid7()
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return value  # already what str(UUID(value)) gives
     if not isinstance(value, str):
         raise parsing_error("invalid type for field `uuid`: expected a UUID string")
     try:

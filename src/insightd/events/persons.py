@@ -61,6 +61,9 @@ class Person:
     version: int = 0
     distinct_ids: set[str] = field(default_factory=set)
     _json: str | None = None
+    # The lifted properties (and $is_server) of the last event that left this person unchanged by
+    # anything else: an event with the same ones and no $set/$set_once/$unset changes nothing.
+    _lifted: tuple[Any, ...] | None = None
 
     def json(self) -> str:
         if self._json is None:
@@ -69,6 +72,7 @@ class Person:
 
     def changed(self) -> None:
         self._json = None
+        self._lifted = None
 
 
 @dataclass
@@ -212,6 +216,10 @@ class PersonStore:
         self._dirty[person.id] = person
 
     def _update(self, person: Person, props: dict[str, Any]) -> None:
+        explicit = "$set" in props or "$set_once" in props or "$unset" in props
+        lifted_now = (props.get("$is_server") is True, *map(props.get, LIFTED_PROPERTIES, _MISSINGS))
+        if not explicit and lifted_now == person._lifted:
+            return  # the same lifted values were applied last time and nothing else changed since
         to_set = props.get("$set") if isinstance(props.get("$set"), dict) else {}
         to_set_once = props.get("$set_once") if isinstance(props.get("$set_once"), dict) else {}
         lifted: dict[str, Any] = {}
@@ -241,6 +249,8 @@ class PersonStore:
         if changed:
             person.changed()
             self._dirty[person.id] = person
+        if not explicit:
+            person._lifted = lifted_now
 
     # --- persisting ----------------------------------------------------------------------------------
     def drain(self) -> PersonChanges:
@@ -274,6 +284,7 @@ class PersonStore:
 
 
 _MISSING = object()
+_MISSINGS = (_MISSING,) * len(LIFTED_PROPERTIES)
 
 
 def _person_row(person: Person, *, deleted: bool) -> dict[str, Any]:

@@ -38,6 +38,10 @@ def parse_timestamp(text: str) -> int | None:
     if value.isdigit():
         number = int(value)
         return number * 1000 if len(value) > 11 else number * 1_000_000
+    try:  # the common case (RFC 3339 as SDKs send it): Python 3.11 reads 'Z' and '+HH' offsets itself
+        return to_us(datetime.fromisoformat(value))
+    except ValueError:
+        pass
     candidate = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
     candidate = _SHORT_OFFSET.sub(r"\1:00", candidate) if "T" in candidate or " " in candidate else candidate
     try:

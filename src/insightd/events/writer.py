@@ -115,33 +115,43 @@ class EventWriter:
         import pyarrow as pa
 
         seen: set[tuple[int, str]] = set()
-        batch: list[tuple[int, int, dict[str, Any]]] = []
+        teams: list[int] = []
+        nows: list[int] = []
+        events: list[dict[str, Any]] = []
         total = 0
         for record in records:
-            team = int(record["team_id"])
-            for event in record["events"]:
-                total += 1
+            team, now, batch = int(record["team_id"]), int(record["now"]), record["events"]
+            total += len(batch)
+            for event in batch:
                 key = (team, event["uuid"])
                 if key not in seen:
                     seen.add(key)
-                    batch.append((team, int(record["now"]), event))
-        stored_before = self.existing([t for t, _, _ in batch], [e["uuid"] for _, _, e in batch])
-        columns: dict[str, list[Any]] = {name: [] for name in event_schema().names}
-        for team, now, event in batch:
-            if (team, event["uuid"]) in stored_before:
-                continue
-            person_id, person_properties = self.persons.process(team, event)
-            columns["uuid"].append(event["uuid"])
-            columns["team_id"].append(team)
-            columns["event"].append(event["event"])
-            columns["distinct_id"].append(event["distinct_id"])
-            columns["person_id"].append(person_id)
-            columns["properties"].append(orjson.dumps(event["properties"]).decode())
-            columns["person_properties"].append(person_properties)
-            columns["timestamp"].append(event["timestamp"])
-            columns["created_at"].append(now)
-            columns["elements_chain"].append(event.get("elements_chain", ""))
-        table = pa.Table.from_pydict(columns, schema=event_schema())
+                    teams.append(team)
+                    nows.append(now)
+                    events.append(event)
+        stored_before = self.existing(teams, [e["uuid"] for e in events])
+        if stored_before:
+            keep = [i for i, e in enumerate(events) if (teams[i], e["uuid"]) not in stored_before]
+            teams, nows, events = [teams[i] for i in keep], [nows[i] for i in keep], [events[i] for i in keep]
+        process = self.persons.process
+        resolved = [process(team, event) for team, event in zip(teams, events, strict=True)]
+        dumps = orjson.dumps
+        ts = pa.timestamp(_UTC_US, tz="UTC")
+        table = pa.table(
+            [
+                pa.array([e["uuid"] for e in events], pa.string()),
+                pa.array(teams, pa.uint64()),
+                pa.array([e["event"] for e in events], pa.string()),
+                pa.array([e["distinct_id"] for e in events], pa.string()),
+                pa.array([r[0] for r in resolved], pa.string()),
+                pa.array([dumps(e["properties"]) for e in events], pa.string()),
+                pa.array([r[1] for r in resolved], pa.string()),
+                pa.array([e["timestamp"] for e in events], ts),
+                pa.array(nows, ts),
+                pa.array([e.get("elements_chain", "") for e in events], pa.string()),
+            ],
+            schema=event_schema(),
+        )
         self._insert(table, token)
         return WriteResult(stored=table.num_rows, duplicates=total - table.num_rows)
 
