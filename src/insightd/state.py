@@ -73,7 +73,9 @@ class AppState:
         if self._queries is None:
             with self._engine_lock:
                 if self._queries is None:
-                    self._queries = QueryService(lambda: self.engine, MemoryCache())
+                    self._queries = QueryService(
+                        lambda: self.engine, MemoryCache(), coalescer=self.coalescer, metrics=self.metrics
+                    )
         return self._queries
 
     @property

@@ -20,6 +20,7 @@ from insightd.api.routes import (
     capture,
     dashboard_actions,
     dashboards,
+    insight_cancel,
     insight_metadata,
     insight_tags_views,
     insights,
@@ -34,6 +35,7 @@ from insightd.state import AppState
 PROJECT_ROUTERS = (
     insight_tags_views.router,
     insight_metadata.router,
+    insight_cancel.router,
     insights.router,
     dashboard_actions.router,
     dashboards.router,

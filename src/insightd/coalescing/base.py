@@ -8,8 +8,13 @@ first waiter starts the flight; later ones join it. Rules:
   ``run``: nothing is ever served to a request that has not been authorised on its own.
 - A waiter's cancel (or its client's disconnect) ends only that waiter's wait. The engine query is
   killed when no waiter is left.
-- A failed flight is never shared: the waiter that started it gets the error; every other waiter
-  takes over in turn (the first to retry starts a new flight, the rest join it).
+- A failed flight is never shared: the waiter that started it gets the error; the other waiters
+  take over (the first starts a replacement flight, the rest join it). A replacement that fails
+  too shares its failure: by then it is the query's own outcome, and retrying it once per waiter
+  would run a failing query N times in a row.
+- Waiter ids are project-scoped names chosen by the caller (``p<project>:<query id>``). A cancel
+  for a name that is not waiting yet is remembered briefly, so a cancel that overtakes its query
+  still cancels it.
 
 An in-process implementation serves the embedded default; a Redis-backed one can implement the
 same protocol for several server processes.

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from insightd.errors import InsightdError
+from insightd.execution.cancellation import CancelScope
 from insightd.execution.modes import ExecutionMode
 from insightd.execution.service import QueryRequest, QueryService
 from insightd.store.models import Insight
@@ -47,10 +48,13 @@ def insight_results(
     mode: ExecutionMode,
     client_query_id: str | None = None,
     raise_errors: bool = False,
+    scope: CancelScope | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Result fields per insight id (insights without a query are left out)."""
     out: dict[int, dict[str, Any]] = {}
     for insight in insights:
+        if scope is not None and scope.cancelled:
+            break  # the client left: compute nothing more for it
         if not insight.query:
             continue
         request = QueryRequest(
@@ -60,6 +64,7 @@ def insight_results(
             mode=mode,
             client_query_id=client_query_id if len(insights) == 1 else None,
             insight_id=insight.id,
+            scope=scope,
         )
         try:
             out[insight.id] = _fields(service.run(request))

@@ -1,29 +1,36 @@
-"""The query service: parse → cache key → execution mode → runner → engine, with async status.
+"""The query service: parse → cache key → execution mode → single flight → runner → engine.
 
-Every computation has an id (the client's ``client_query_id`` or a generated one). Runners execute
-their SQL under the engine query id ``t<team>.<id>``, so cancelling (issue 6) is ``engine.cancel``
-of that id; a single-flight layer can wrap :meth:`QueryService._compute` keyed by the cache key.
+Every computation has an id (the client's ``client_query_id`` or a generated one); its wait is the
+project-scoped waiter ``p<team>:<id>`` on the flight of its cache key (``insightd.coalescing``), so
+identical computations in flight at the same time run once. Cancelling an id ends that wait; the
+flight's engine query is killed when nobody waits for it any more.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
 
+from insightd.coalescing import Cancelled, Coalescer, LocalCoalescer
 from insightd.engine.base import Engine, QueryCancelled, QueryTimeout
 from insightd.errors import InsightdError, NotFound, QueryError, ValidationFailed
 from insightd.execution.cache import CachedResult, ResultCache
+from insightd.execution.cancellation import CancelScope, waiter_id
 from insightd.execution.keys import cache_key, cache_payload
+from insightd.execution.killable import KillableEngine, engine_query_id
 from insightd.execution.modes import ExecutionMode, is_stale, next_allowed_refresh, target_age
+from insightd.metrics import Metrics
 from insightd.queries.registry import parse_query, runner_for
 from insightd.queries.runner import QueryContext
 
@@ -31,6 +38,8 @@ _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 STATUS_TTL = timedelta(minutes=20)
 MAX_STATUSES = 10_000
 DEFAULT_SETTINGS: dict[str, Any] = {"max_execution_time": 60}
+CANCELLED = "The query was cancelled."
+MAX_KILLED_PENDING = 1000
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class QueryRequest:
     mode: ExecutionMode = ExecutionMode.FORCE_CACHE
     client_query_id: str | None = None
     insight_id: int | None = None
+    scope: CancelScope | None = field(default=None, compare=False)
+    """The waits of the HTTP request this belongs to (cancelled together when its client leaves)."""
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -64,15 +75,22 @@ class QueryService:
         engine: Callable[[], Engine],
         cache: ResultCache,
         *,
-        workers: int = 2,
+        coalescer: Coalescer | None = None,
+        metrics: Metrics | None = None,
+        workers: int = 32,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         settings: Mapping[str, Any] | None = None,
     ) -> None:
         self._engine, self.cache, self.clock = engine, cache, clock
+        self.metrics = metrics
+        self.coalescer: Coalescer = coalescer if coalescer is not None else LocalCoalescer(metrics)
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="insightd-query")
+        # Async jobs only wait on flights (the coalescer's workers compute), so waiting is cheap.
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="insightd-async")
         self._statuses: OrderedDict[tuple[int, str], dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
+        self._running: dict[str, KillableEngine] = {}  # flight id -> its engine, while computing
+        self._kill_pending: OrderedDict[str, None] = OrderedDict()  # killed before computing began
 
     # -- public ------------------------------------------------------------------------------------
     def run(self, request: QueryRequest) -> dict[str, Any]:
@@ -89,7 +107,10 @@ class QueryService:
             cached.last_refresh, cached.interval, cached.date_to, now, lazy=lazy
         )
         if mode is ExecutionMode.FORCE_CACHE:
+            self._count_cache(hit=cached is not None)
             return self._cached(cached, key, request) if cached else self._miss(key, request, None)
+        if mode not in (ExecutionMode.FORCE_BLOCKING, ExecutionMode.FORCE_ASYNC):
+            self._count_cache(hit=fresh)
         if (
             mode is ExecutionMode.FORCE_BLOCKING
             or (mode is ExecutionMode.BLOCKING and not fresh)
@@ -110,36 +131,96 @@ class QueryService:
                 raise NotFound("Query not found.")
             return dict(status)
 
+    def cancel_scope(self) -> CancelScope:
+        """A scope for the waits of one request: cancelling it ends them (its client left)."""
+        return CancelScope(self.coalescer.cancel)
+
+    def cancel(self, team_id: int, query_id: object) -> None:
+        """A client's cancel of its query ``query_id`` in project ``team_id`` (best effort, like
+        PostHog): its wait ends, an async job's status becomes cancelled, and the engine query is
+        killed unless another request still waits for the same computation."""
+        if not isinstance(query_id, str) or not _CLIENT_ID.match(query_id):
+            return  # no query can carry such an id
+        self._finish(team_id, query_id, self._cancelled_update())
+        self.coalescer.cancel(waiter_id(team_id, query_id))
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- internals ---------------------------------------------------------------------------------
     def _compute(self, model: BaseModel, key: str, query_id: str, request: QueryRequest) -> dict[str, Any]:
-        engine = self._engine()
-        started = self.clock()
+        """Wait for the flight of ``key`` (starting it if none is in the air) as this request."""
+        waiter = waiter_id(request.team_id, query_id)
+        scope = request.scope or self.cancel_scope()
+        try:
+            with scope.waiting(waiter):
+                entry = self.coalescer.run(
+                    key, waiter, partial(self._execute, model, key, request), self._kill
+                )
+        except Cancelled as exc:
+            raise QueryError(CANCELLED, code="query_cancelled") from exc
+        return self._decorate(entry, key, request, is_cached=False)
+
+    def _execute(self, model: BaseModel, key: str, request: QueryRequest, flight_id: str) -> CachedResult:
+        """One flight's work, on a coalescer worker: run the query and store the result."""
+        engine = self._start_flight(flight_id)
         ctx = QueryContext(
             team_id=request.team_id,
             timezone=request.timezone,
             engine=engine,
-            query_id=f"t{request.team_id}.{query_id}",
-            now=started,
+            query_id=engine.query_id,
+            now=self.clock(),
             settings=dict(self.settings),
         )
-        runner = runner_for(model, ctx)
+        started = time.perf_counter()
         try:
+            runner = runner_for(model, ctx)
             response = runner.calculate()
         except QueryCancelled as exc:
-            raise QueryError("The query was cancelled.", code="query_cancelled") from exc
+            raise QueryError(CANCELLED, code="query_cancelled") from exc
         except QueryTimeout as exc:
             raise QueryError(
                 f"The query took longer than {self.settings['max_execution_time']} seconds and was stopped.",
                 code="query_timeout",
             ) from exc
+        finally:
+            self._end_flight(flight_id, engine)
+            if self.metrics is not None:
+                self.metrics.query_duration.observe(time.perf_counter() - started)
         response.setdefault("hogql", ";\n".join(ctx.executed))
-        last_refresh = self.clock()
-        entry = CachedResult(response, last_refresh, runner.interval, runner.date_to())
+        entry = CachedResult(response, self.clock(), runner.interval, runner.date_to())
         self.cache.set(key, entry)
-        return self._decorate(entry, key, request, is_cached=False)
+        return entry
+
+    def _start_flight(self, flight_id: str) -> KillableEngine:
+        engine = KillableEngine(self._engine(), engine_query_id(flight_id))
+        with self._lock:
+            self._running[flight_id] = engine
+            killed = flight_id in self._kill_pending
+            self._kill_pending.pop(flight_id, None)
+        if killed:
+            engine.kill()
+        return engine
+
+    def _end_flight(self, flight_id: str, engine: KillableEngine) -> None:
+        with self._lock:
+            if self._running.get(flight_id) is engine:
+                del self._running[flight_id]
+
+    def _kill(self, flight_id: str) -> None:
+        """The coalescer's kill: nobody waits for ``flight_id`` any more."""
+        with self._lock:
+            engine = self._running.get(flight_id)
+            if engine is None:  # its worker has not begun: it is stopped as soon as it does
+                self._kill_pending[flight_id] = None
+                while len(self._kill_pending) > MAX_KILLED_PENDING:
+                    self._kill_pending.popitem(last=False)
+        if engine is not None:
+            engine.kill()
+
+    def _count_cache(self, *, hit: bool) -> None:
+        if self.metrics is not None:
+            (self.metrics.cache_hits if hit else self.metrics.cache_misses).inc()
 
     def _decorate(
         self, entry: CachedResult, key: str, request: QueryRequest, *, is_cached: bool
@@ -189,6 +270,7 @@ class QueryService:
             "complete": False,
             "error": False,
             "error_message": None,
+            "cancelled": False,
             "results": None,
             "start_time": _iso(now),
             "pickup_time": None,
@@ -206,20 +288,32 @@ class QueryService:
         return dict(status)
 
     def _run_async(self, model: BaseModel, key: str, query_id: str, request: QueryRequest) -> None:
-        update: dict[str, Any] = {"pickup_time": _iso(self.clock())}
-        self._update(request.team_id, query_id, update)
+        with self._lock:
+            status = self._statuses.get((request.team_id, query_id))
+            if status is None or status["complete"]:
+                return  # cancelled (or evicted) before a worker picked it up
+            status["pickup_time"] = _iso(self.clock())
         try:
             response = self._compute(model, key, query_id, request)
-            update = {"complete": True, "results": response}
+            update: dict[str, Any] = {"complete": True, "results": response}
+        except QueryError as exc:
+            cancelled = exc.code == "query_cancelled"
+            update = self._cancelled_update() if cancelled else self._error_update(exc.detail)
         except InsightdError as exc:
-            update = {"complete": True, "error": True, "error_message": exc.detail}
+            update = self._error_update(exc.detail)
         except Exception:  # an async failure is reported in the status, never lost
-            update = {"complete": True, "error": True, "error_message": "The query failed unexpectedly."}
-        update["end_time"] = _iso(self.clock())
-        self._update(request.team_id, query_id, update)
+            update = self._error_update("The query failed unexpectedly.")
+        self._finish(request.team_id, query_id, update)
 
-    def _update(self, team_id: int, query_id: str, update: dict[str, Any]) -> None:
+    def _error_update(self, message: str) -> dict[str, Any]:
+        return {"complete": True, "error": True, "error_message": message}
+
+    def _cancelled_update(self) -> dict[str, Any]:
+        return {**self._error_update(CANCELLED), "cancelled": True}
+
+    def _finish(self, team_id: int, query_id: str, update: dict[str, Any]) -> None:
+        """The first outcome of an async job wins (a cancel before its result, or the result)."""
         with self._lock:
             status = self._statuses.get((team_id, query_id))
-            if status is not None:
-                status.update(update)
+            if status is not None and not status["complete"]:
+                status.update(update, end_time=_iso(self.clock()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
@@ -11,7 +12,9 @@ from insightd.api.deps import ActivityRead, InsightRead, InsightWrite, State
 from insightd.api.pagination import MAX_PAGE, limit_offset, page, positive_int
 from insightd.api.rendering import NegotiatedRoute, empty, ok
 from insightd.api.schemas import InsightWrite as InsightBody
+from insightd.api.waiting import while_connected
 from insightd.domain.values import str_to_bool
+from insightd.execution.cancellation import CancelScope
 from insightd.execution.insights import insight_results
 from insightd.execution.modes import parse_refresh
 from insightd.services.activity import list_activity
@@ -25,7 +28,12 @@ ACTIVITY_PAGE = 10
 
 
 @router.get("/insights/", summary="List insights")
-def list_(request: Request, state: State, actor: InsightRead) -> Response:
+async def list_(request: Request, state: State, actor: InsightRead) -> Response:
+    scope = state.queries.cancel_scope()
+    return await while_connected(request, scope, partial(_list, request, state, actor, scope))
+
+
+def _list(request: Request, state: State, actor: Actor, scope: CancelScope) -> Response:
     limit, offset = limit_offset(request)
     params = dict(request.query_params)
     basic = str_to_bool(params.get("basic"))
@@ -41,6 +49,7 @@ def list_(request: Request, state: State, actor: InsightRead) -> Response:
                 team_id=actor.project_id,
                 timezone=actor.project.timezone,
                 mode=mode,
+                scope=scope,
             )
         )
         items = serialize_insights(
@@ -98,7 +107,12 @@ def insight_activity(request: Request, state: State, actor: ActivityRead, lookup
 
 
 @router.get("/insights/{lookup}/", summary="Retrieve an insight by id or short_id")
-def retrieve(request: Request, state: State, actor: InsightRead, lookup: str) -> Response:
+async def retrieve(request: Request, state: State, actor: InsightRead, lookup: str) -> Response:
+    scope = state.queries.cancel_scope()
+    return await while_connected(request, scope, partial(_retrieve, request, state, actor, lookup, scope))
+
+
+def _retrieve(request: Request, state: State, actor: Actor, lookup: str, scope: CancelScope) -> Response:
     basic = str_to_bool(request.query_params.get("basic"))
     mode = parse_refresh(request.query_params.get("refresh"))
     with state.db.read() as session:
@@ -115,6 +129,7 @@ def retrieve(request: Request, state: State, actor: InsightRead, lookup: str) ->
             mode=mode,
             client_query_id=request.query_params.get("client_query_id"),
             raise_errors=True,
+            scope=scope,
         )
     )
     with state.db.read() as session:

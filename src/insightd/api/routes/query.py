@@ -1,15 +1,18 @@
-"""PostHog's query endpoint: ``POST /query/`` runs a query; ``GET /query/{id}/`` reports an async one."""
+"""PostHog's query endpoint: ``POST /query/`` runs a query; ``GET /query/{id}/`` reports an async one;
+``DELETE /query/{id}/`` cancels one."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from insightd.api.deps import InsightRead, State
-from insightd.api.rendering import NegotiatedRoute, ok
+from insightd.api.rendering import NegotiatedRoute, empty, ok
+from insightd.api.waiting import while_connected
 from insightd.execution.modes import ExecutionMode, parse_refresh
 from insightd.execution.service import QueryRequest
 
@@ -26,21 +29,29 @@ class QueryBody(BaseModel):
 
 
 @router.post("/query/", summary="Run a query (TrendsQuery, FunnelsQuery, HogQLQuery …) without saving it")
-def run_query(state: State, actor: InsightRead, body: Annotated[QueryBody, Body()]) -> Response:
+async def run_query(
+    request: Request, state: State, actor: InsightRead, body: Annotated[QueryBody, Body()]
+) -> Response:
     # PostHog's query endpoint computes by default (``blocking``); ``refresh`` picks another mode.
     mode = parse_refresh(body.refresh) if body.refresh is not None else ExecutionMode.BLOCKING
-    response = state.queries.run(
-        QueryRequest(
-            team_id=actor.project_id,
-            timezone=actor.project.timezone,
-            query=body.query,
-            mode=mode,
-            client_query_id=body.client_query_id,
-        )
+    scope = state.queries.cancel_scope()
+    query = QueryRequest(
+        team_id=actor.project_id,
+        timezone=actor.project.timezone,
+        query=body.query,
+        mode=mode,
+        client_query_id=body.client_query_id,
+        scope=scope,
     )
-    return ok(response)
+    return ok(await while_connected(request, scope, partial(state.queries.run, query)))
 
 
 @router.get("/query/{query_id}/", summary="Status of an async query")
 def query_status(state: State, actor: InsightRead, query_id: str) -> Response:
     return ok({"query_status": state.queries.status(actor.project_id, query_id)})
+
+
+@router.delete("/query/{query_id}/", status_code=204, summary="Cancel a query of this project")
+def cancel_query(state: State, actor: InsightRead, query_id: str) -> Response:
+    state.queries.cancel(actor.project_id, query_id)
+    return empty(204)
