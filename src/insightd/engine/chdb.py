@@ -119,22 +119,37 @@ class ChDBEngine:
             raise _map_error(exc) from exc
         return len(rows)
 
-    def insert_arrow(self, table: str, data: Any, *, dedup_token: str | None = None) -> int:
+    supports_computed_columns = True
+
+    def insert_arrow(
+        self,
+        table: str,
+        data: Any,
+        *,
+        dedup_token: str | None = None,
+        computed: Mapping[str, str] | None = None,
+    ) -> int:
         """Append a pyarrow Table (columns named like the target's). With ``dedup_token``, a block
-        already inserted under the same token (within the table's deduplication window) is skipped."""
+        already inserted under the same token (within the table's deduplication window) is skipped.
+        ``computed`` adds columns (materialised ones too) from trusted SQL expressions over the block."""
         if data.num_rows == 0:
             return 0
-        if not _QUERY_ID.match(table):
-            raise EngineError(f"invalid table name {table!r}")
-        columns = ", ".join(f"`{name}`" for name in data.column_names)
-        settings = ""
+        extra = dict(computed or {})
+        if not all(_QUERY_ID.match(name) for name in (table, *extra)):
+            raise EngineError(f"invalid table or column name in {table!r}")
+        columns = ", ".join(f"`{name}`" for name in (*data.column_names, *extra))
+        options = []
         if dedup_token is not None:
-            settings = f" SETTINGS insert_deduplication_token = {_setting_value(dedup_token)}"
+            options.append(f"insert_deduplication_token = {_setting_value(dedup_token)}")
+        if extra:
+            options.append("insert_allow_materialized_columns = 1")
+        settings = f" SETTINGS {', '.join(options)}" if options else ""
+        select = ", ".join(("*", *extra.values()))
         insightd_block = data  # noqa: F841 - chDB's Python() table function finds it by name
         with self._lock:
             try:
                 self._writer.query(
-                    f"INSERT INTO {table} ({columns}){settings} SELECT * FROM Python(insightd_block)"
+                    f"INSERT INTO {table} ({columns}){settings} SELECT {select} FROM Python(insightd_block)"
                 )
             except Exception as exc:
                 raise _map_error(exc) from exc

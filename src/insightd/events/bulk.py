@@ -8,8 +8,11 @@ admin API (:class:`RemoteSink`); otherwise they open the event store themselves 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,7 +20,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from insightd.events.loader import detect_format, read_chunks, to_ipc, total_size
+from insightd.events.loader import Chunk, detect_format, read_chunks, to_ipc, total_size
 from insightd.events.store import EventStore, admin_token
 from insightd.events.writer import WriteResult
 
@@ -105,6 +108,38 @@ def find_server(data_dir: Path, *, wait: float = 0.0) -> RemoteSink | None:
             time.sleep(0.2)
 
 
+def prefetched(chunks: Iterator[Chunk], depth: int = 1) -> Iterator[Chunk]:
+    """``chunks``, read ahead by a thread: the file is decoded while the previous chunk is stored."""
+    ahead: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        ahead.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ahead.put(exc)
+
+    reader = threading.Thread(target=produce, name="insightd-load-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join(5)
+
+
 @dataclass
 class LoadSummary:
     rows_read: int = 0
@@ -124,7 +159,7 @@ def load_file(path: Path, fmt: str | None, team_id: int, sink: Sink, *, progress
     summary = LoadSummary()
     started = time.perf_counter()
     task = progress.add_task(f"Loading {path.name}", total=total_size(path, fmt)) if progress else None
-    for chunk in read_chunks(path, fmt):
+    for chunk in prefetched(read_chunks(path, fmt)):
         summary.rows_read += chunk.table.num_rows + sum(chunk.skipped.values())
         summary.skipped.update(chunk.skipped)
         result = sink.write(team_id, chunk.table)

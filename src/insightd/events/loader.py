@@ -243,7 +243,7 @@ def normalise(raw: Any, *, num_rows: int | None = None) -> tuple[Any, Counter[st
     created_at = (
         pc.if_else(pc.is_null(created_at), now, created_at)
         if created_at is not None
-        else pa.array([now.as_py()] * rows, pa.timestamp("us", tz="UTC"))
+        else pa.repeat(now, rows)
     )
     elements = _as_string(pa, pc, column("elements_chain"))
     elements = pc.if_else(pc.is_null(elements), "", elements)
@@ -282,11 +282,12 @@ def normalise(raw: Any, *, num_rows: int | None = None) -> tuple[Any, Counter[st
 def _merge_set_columns(pa: Any, pc: Any, properties: Any, set_: Any, set_once: Any) -> Any:
     """Export rows keep ``$set``/``$set_once`` in separate columns; fold them into the properties."""
     set_text, once_text = _as_string(pa, pc, set_), _as_string(pa, pc, set_once)
-    has = pc.or_(
-        pc.fill_null(pc.invert(pc.is_in(set_text, value_set=pa.array(["", "{}"]))), False),
-        pc.fill_null(pc.invert(pc.is_in(once_text, value_set=pa.array(["", "{}"]))), False),
+    empty = pa.array(["", "{}"])
+    has = pc.or_(  # a null is no $set (is_in says False for it, so test nulls first)
+        pc.and_(pc.is_valid(set_text), pc.invert(pc.is_in(set_text, value_set=empty))),
+        pc.and_(pc.is_valid(once_text), pc.invert(pc.is_in(once_text, value_set=empty))),
     )
-    indices = pc.indices_nonzero(pc.and_(has, pc.invert(pc.is_null(has)))).to_pylist()
+    indices = pc.indices_nonzero(has).to_pylist()
     if not indices:
         return properties
     values = properties.to_pylist()

@@ -10,6 +10,7 @@ and every change is written back as a new row version (ReplacingMergeTree keeps 
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Iterable
@@ -33,9 +34,17 @@ _ILLEGAL_CASELESS = {"anonymous", "guest", "distinctid", "distinct_id", "id", "n
 _ILLEGAL_EXACT = {"[object Object]", "NaN", "None", "none", "null", "0", "undefined"}
 
 
+_NAMESPACE_SHA1 = hashlib.sha1(PERSON_NAMESPACE.bytes)
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}  # RFC 4122 variant
+
+
 def person_uuid(team_id: int, distinct_id: str) -> str:
-    """PostHog's deterministic person id: UUIDv5 of ``"<team_id>:<distinct_id>"``."""
-    return str(uuid.uuid5(PERSON_NAMESPACE, f"{team_id}:{distinct_id}"))
+    """PostHog's deterministic person id: UUIDv5 of ``"<team_id>:<distinct_id>"`` (what
+    ``str(uuid.uuid5(PERSON_NAMESPACE, name))`` gives, without building UUID objects)."""
+    digest = _NAMESPACE_SHA1.copy()
+    digest.update(f"{team_id}:{distinct_id}".encode())
+    h = digest.hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 def is_illegal_distinct_id(distinct_id: str) -> bool:
@@ -75,28 +84,41 @@ class Person:
         self._lifted = None
 
 
+Created = tuple[list[int], list[str], list[str], list[int]]
+
+
 @dataclass
 class PersonChanges:
-    """Rows to write: persons, person_distinct_ids and person_overrides (as column dicts)."""
+    """Rows to write: persons, person_distinct_ids and person_overrides (as column dicts), plus
+    ``created``: persons made in bulk, one per new distinct_id, as columns ``(team_ids, distinct_ids,
+    person_ids, created_at)`` (each a version-1 person with no properties and its one distinct_id)."""
 
     persons: list[dict[str, Any]] = field(default_factory=list)
     distinct_ids: list[dict[str, Any]] = field(default_factory=list)
     overrides: list[dict[str, Any]] = field(default_factory=list)
+    created: tuple[list[int], list[str], list[str], list[int]] = field(
+        default_factory=lambda: ([], [], [], [])
+    )
 
     def __bool__(self) -> bool:
-        return bool(self.persons or self.distinct_ids or self.overrides)
+        return bool(self.persons or self.distinct_ids or self.overrides or self.created[0])
 
 
 class PersonStore:
     def __init__(self) -> None:
         self._by_distinct: dict[tuple[int, str], Person] = {}
         self._persons: dict[str, Person] = {}
+        # Persons created in bulk and not touched since: (team, distinct_id) -> (id, created_at).
+        # Each is a version-1 person with no properties and that one distinct_id; it becomes a
+        # Person object the first time anything looks it up (see ``_known``).
+        self._plain: dict[tuple[int, str], tuple[str, int]] = {}
         self._did_versions: dict[tuple[int, str], int] = {}
         self._overrides: dict[tuple[int, str], str] = {}
         self._dirty: dict[str, Person] = {}
         self._deleted: list[Person] = []
         self._dirty_dids: set[tuple[int, str]] = set()
         self._new_overrides: set[tuple[int, str]] = set()
+        self._created: Created = ([], [], [], [])
 
     # --- loading -------------------------------------------------------------------------------------
     def load(
@@ -123,10 +145,26 @@ class PersonStore:
 
     @property
     def person_count(self) -> int:
-        return len(self._persons)
+        return len(self._persons) + len(self._plain)
 
     def person_of(self, team_id: int, distinct_id: str) -> Person | None:
-        return self._by_distinct.get((team_id, distinct_id))
+        return self._known(team_id, distinct_id)
+
+    def _known(self, team_id: int, distinct_id: str) -> Person | None:
+        """The person ``distinct_id`` belongs to, if any (a plain bulk-created one is made whole here)."""
+        key = (team_id, distinct_id)
+        person = self._by_distinct.get(key)
+        if person is None and self._plain:
+            plain = self._plain.pop(key, None)
+            if plain is not None:
+                pid, created_at = plain
+                person = Person(
+                    pid, team_id, {}, created_at, version=1, distinct_ids={distinct_id}, _json="{}"
+                )
+                self._persons[pid] = person
+                self._by_distinct[key] = person
+                self._did_versions[key] = 1
+        return person
 
     # --- processing ----------------------------------------------------------------------------------
     def process(self, team_id: int, event: dict[str, Any]) -> tuple[str, str]:
@@ -137,7 +175,7 @@ class PersonStore:
         if props.get("$process_person_profile") is False:
             for key in ("$set", "$set_once", "$unset"):
                 props.pop(key, None)
-            known = self._by_distinct.get((team_id, did))
+            known = self._known(team_id, did)
             return (known.id if known else person_uuid(team_id, did)), ""
         if name in NO_PERSON_UPDATE_EVENTS:
             person = self.ensure(team_id, did, event["timestamp"])
@@ -153,7 +191,7 @@ class PersonStore:
 
     def ensure(self, team_id: int, distinct_id: str, timestamp: int) -> Person:
         """The person of ``distinct_id``, created (with PostHog's deterministic id) if it has none."""
-        person = self._by_distinct.get((team_id, distinct_id))
+        person = self._known(team_id, distinct_id)
         if person is None:
             pid = person_uuid(team_id, distinct_id)
             person = self._persons.get(pid) or Person(pid, team_id, {}, timestamp)
@@ -161,6 +199,41 @@ class PersonStore:
             self._attach(person, distinct_id)
             self._dirty[pid] = person
         return person
+
+    def ensure_many(
+        self, team_id: int, distinct_ids: list[str], created_at: list[int]
+    ) -> tuple[list[str], list[str]]:
+        """(person ids, person properties JSON) of many distinct_ids, creating the missing persons
+        in bulk (``created_at[i]`` for ``distinct_ids[i]``); the bulk loader's path."""
+        by_distinct, persons, plain = self._by_distinct, self._persons, self._plain
+        teams, dids, pids, created = self._created
+        ids: list[str] = []
+        props: list[str] = []
+        for did, at in zip(distinct_ids, created_at, strict=True):
+            key = (team_id, did)
+            person = by_distinct.get(key)
+            if person is not None:
+                ids.append(person.id)
+                props.append(person.json())
+                continue
+            known = plain.get(key)
+            if known is None:
+                pid = person_uuid(team_id, did)
+                if pid in persons:  # a person kept that id while this distinct_id moved: the slow path
+                    person = self.ensure(team_id, did, at)
+                    ids.append(person.id)
+                    props.append(person.json())
+                    continue
+                plain[key] = (pid, at)
+                teams.append(team_id)
+                dids.append(did)
+                pids.append(pid)
+                created.append(at)
+            else:
+                pid = known[0]
+            ids.append(pid)
+            props.append("{}")
+        return ids, props
 
     def _attach(self, person: Person, distinct_id: str) -> None:
         key = (person.team_id, distinct_id)
@@ -184,8 +257,8 @@ class PersonStore:
         """Make ``other`` and ``into`` one person (``into``'s person survives)."""
         if other == into or is_illegal_distinct_id(other) or is_illegal_distinct_id(into):
             return
-        other_person = self._by_distinct.get((team_id, other))
-        into_person = self._by_distinct.get((team_id, into))
+        other_person = self._known(team_id, other)
+        into_person = self._known(team_id, into)
         if other_person is None and into_person is None:
             person = self.ensure(team_id, into, timestamp)
             self._attach(person, other)
@@ -279,6 +352,7 @@ class PersonStore:
                     "version": version,
                 }  # fmt: skip
             )
+        changes.created, self._created = self._created, ([], [], [], [])
         self._dirty, self._deleted, self._dirty_dids, self._new_overrides = {}, [], set(), set()
         return changes
 

@@ -33,6 +33,20 @@ _MATERIALIZED_COLUMNS = ",\n".join(
     for key, column in MATERIALIZED_PROPERTIES.items()
 )
 
+_PROPERTIES_TUPLE = "Tuple(" + ", ".join(f"`{key}` Nullable(String)" for key in MATERIALIZED_PROPERTIES) + ")"
+
+
+def materialized_on_insert() -> dict[str, str]:
+    """The materialised columns as expressions that ingestion inserts explicitly (with
+    ``insert_allow_materialized_columns``): one JSON parse of ``properties`` for all of them instead of
+    one per column. For a JSON object (all ``properties`` are) each equals its column's DDL expression
+    ``JSONExtractString(properties, key)``; ClickHouse computes the shared ``JSONExtract`` once."""
+    return {
+        column: f"ifNull(tupleElement(JSONExtract(properties, '{_PROPERTIES_TUPLE}'), {index}), '')"
+        for index, column in enumerate(MATERIALIZED_PROPERTIES.values(), start=1)
+    }
+
+
 EVENTS_DDL = f"""
 CREATE TABLE IF NOT EXISTS events (
     uuid UUID,

@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 
 from insightd.engine.base import Engine
-from insightd.events.persons import MERGE_EVENTS, PersonChanges, PersonStore
+from insightd.events.persons import MERGE_EVENTS, Created, PersonChanges, PersonStore
+from insightd.events.schema import materialized_on_insert
 
 _UTC_US = "us"
 
@@ -92,14 +93,14 @@ class EventWriter:
 
         if len(uuids) == 0:
             return set()
-        probe = pa.table({"team_id": pa.array(team_ids, pa.uint64()), "uuid": pa.array(uuids, pa.string())})
+        probe = pa.table({"team_id": _arrow(team_ids, pa.uint64()), "uuid": _arrow(uuids, pa.string())})
         query = getattr(self.engine, "query_arrow", None)
         if query is None:  # engines without bound tables: an explicit list
             found = self.engine.execute(
                 "SELECT team_id, toString(uuid) FROM event_uuids WHERE (team_id, uuid) IN "
                 "(SELECT tupleElement(p, 1), toUUID(tupleElement(p, 2)) FROM "
                 "(SELECT arrayJoin({pairs:Array(Tuple(UInt64, String))}) AS p))",
-                {"pairs": list(zip(team_ids, uuids, strict=True))},
+                {"pairs": list(zip(probe.column(0).to_pylist(), probe.column(1).to_pylist(), strict=True))},
             ).rows
         else:
             found = query(
@@ -163,10 +164,8 @@ class EventWriter:
 
         total = table.num_rows
         table = _unique_rows(table)
-        team_col = (
-            pa.array([team_id] * table.num_rows, pa.uint64()) if table.num_rows else pa.array([], pa.uint64())
-        )
-        known = self.existing(team_col.to_pylist(), table.column("uuid").to_pylist())
+        team_col = pa.repeat(pa.scalar(team_id, pa.uint64()), table.num_rows)
+        known = self.existing(team_col, table.column("uuid"))
         if known:
             mask = pc.invert(pc.is_in(table.column("uuid"), value_set=pa.array([u for _, u in known])))
             table = table.filter(mask)
@@ -192,7 +191,8 @@ class EventWriter:
 
     def _bulk_persons(self, team_id: int, table: Any) -> tuple[Any, Any]:
         """Person ids for a bulk table: events that change persons go through the person rules one
-        by one (in file order); every other row takes the current person of its distinct_id."""
+        by one (in file order); every other row takes the current person of its distinct_id, and a
+        distinct_id without one gets a new person (created at its first event) in bulk."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -201,9 +201,8 @@ class EventWriter:
         events, props, dids = table.column("event"), table.column("properties"), table.column("distinct_id")
         special = pc.or_(
             pc.is_in(events, value_set=pa.array(sorted(MERGE_EVENTS))),
-            pc.or_(pc.match_substring(props, '"$set'), pc.match_substring(props, '"$unset')),
+            pc.match_substring_regex(props, r'"\$(set|unset|process_person_profile")'),
         )
-        special = pc.or_(special, pc.match_substring(props, '"$process_person_profile"'))
         timestamps = pc.cast(table.column("timestamp"), pa.int64())
         for index in pc.indices_nonzero(special).to_pylist():
             event = {
@@ -213,14 +212,12 @@ class EventWriter:
                 "timestamp": timestamps[index].as_py(),
             }
             self.persons.process(team_id, event)
-        unique = pc.unique(dids)
-        first_ts = pc.min(timestamps).as_py()
-        pid_of: list[str] = []
-        pprops_of: list[str] = []
-        for did in unique.to_pylist():
-            person = self.persons.ensure(team_id, did, first_ts)
-            pid_of.append(person.id)
-            pprops_of.append(person.json())
+        firsts = pa.table({"distinct_id": dids, "ts": timestamps}).group_by("distinct_id", use_threads=False)
+        firsts = firsts.aggregate([("ts", "min")])
+        unique = firsts.column("distinct_id").combine_chunks()
+        pid_of, pprops_of = self.persons.ensure_many(
+            team_id, unique.to_pylist(), firsts.column("ts_min").to_pylist()
+        )
         positions = pc.index_in(dids, value_set=unique)
         person_ids = pc.take(pa.array(pid_of, pa.string()), positions)
         person_props = pc.take(pa.array(pprops_of, pa.string()), positions)
@@ -237,7 +234,11 @@ class EventWriter:
         import pyarrow as pa
 
         if table.num_rows:
-            self.engine.insert_arrow("events", table, dedup_token=token)
+            if getattr(self.engine, "supports_computed_columns", False):  # one JSON parse per row
+                engine: Any = self.engine
+                engine.insert_arrow("events", table, dedup_token=token, computed=materialized_on_insert())
+            else:
+                self.engine.insert_arrow("events", table, dedup_token=token)
             self.engine.insert_arrow(
                 "event_uuids", pa.table({"team_id": table.column("team_id"), "uuid": table.column("uuid")})
             )
@@ -261,6 +262,53 @@ class EventWriter:
             if rows:
                 columns = {name: pa.array([r[name] for r in rows], kind) for name, kind in types.items()}
                 self.engine.insert_arrow(table, pa.table(columns))
+        if changes.created[0]:
+            persons, distinct_ids = _created_tables(changes.created)
+            self.engine.insert_arrow("persons", persons)
+            self.engine.insert_arrow("person_distinct_ids", distinct_ids)
+
+
+def _arrow(values: Any, kind: Any) -> Any:
+    """``values`` (a list or an Arrow array) as an Arrow array of ``kind``."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        return values.cast(kind)
+    return pa.array(values, kind)
+
+
+def _created_tables(created: Created) -> tuple[Any, Any]:
+    """``persons`` and ``person_distinct_ids`` rows of persons created in bulk (version 1, no properties)."""
+    import pyarrow as pa
+
+    teams, dids, pids, created_at = created
+    count = len(teams)
+    u64, u8 = pa.uint64(), pa.uint8()
+    team_ids, person_ids, one = (
+        pa.array(teams, u64),
+        pa.array(pids, pa.string()),
+        pa.repeat(pa.scalar(1, u64), count),
+    )
+    persons = pa.table(
+        {
+            "id": person_ids,
+            "team_id": team_ids,
+            "properties": pa.repeat(pa.scalar("{}"), count),
+            "created_at": pa.array(created_at, pa.timestamp(_UTC_US, tz="UTC")),
+            "is_deleted": pa.repeat(pa.scalar(0, u8), count),
+            "version": one,
+            "is_identified": pa.repeat(pa.scalar(0, u8), count),
+        }
+    )
+    distinct_ids = pa.table(
+        {
+            "team_id": team_ids,
+            "distinct_id": pa.array(dids, pa.string()),
+            "person_id": person_ids,
+            "version": one,
+        }
+    )
+    return persons, distinct_ids
 
 
 def _unique_rows(table: Any) -> Any:
