@@ -6,6 +6,7 @@ process, so the hand-written SQL runs on the very same engine), measures, prints
 
     .venv/bin/python -m bench.queries                    # the figures in bench/README.md
     .venv/bin/python -m bench.queries --events 1000000 --runs 5
+    .venv/bin/python -m bench.queries --cache            # reuse bench/out/queries-<N>/ (gitignored)
 
 For each query: p50 of POST /query/ with refresh=force_blocking (HTTP round trip), p50 of the
 hand-written ClickHouse query via ``engine.execute`` and the ratio; plus a cached read (force_cache).
@@ -14,6 +15,7 @@ hand-written ClickHouse query via ``engine.execute`` and the ratio; plus a cache
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import socket
 import statistics
@@ -158,24 +160,48 @@ def serve(state: AppState, settings: Settings) -> tuple[uvicorn.Server, threadin
     return server, thread, port
 
 
+CACHE_HOURS = 12  # a cached data set older than this is generated anew (its 30 days drift from "now")
+
+
+def open_dataset(events: int, cache: bool) -> tuple[AppState, Settings, Path, int, str]:
+    """A store holding ``events`` generated events: fresh in a temp dir, or reused from bench/out/."""
+    folder = Path(__file__).parent / "out" / f"queries-{events}"
+    meta_path = folder / "bench.json"
+    if cache and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if time.time() - meta["generated_at"] < CACHE_HOURS * 3600:
+            settings = Settings(data_dir=folder, rate_limits="off")  # type: ignore[arg-type]
+            print(f"reusing {events:,} events from {folder}")
+            return AppState.open(settings), settings, folder, meta["team"], meta["key"]
+    if cache:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="insightd-bench-"))
+    settings = Settings(data_dir=folder, rate_limits="off")  # type: ignore[arg-type]
+    state = AppState.open(settings)
+    with state.db.write() as session:
+        project = accounts.create_project(session, "Bench")
+        user = accounts.create_user(session, "bench@example.com", "Bench", [project.id])
+        key = accounts.create_personal_api_key(session, user).value
+        team = project.id
+    seconds = generate(state, team, events, datetime.now(UTC))
+    print(f"generated {events:,} events for {USERS:,} users over {DAYS} days in {seconds:.1f} s")
+    if cache:
+        meta_path.write_text(json.dumps({"team": team, "key": key, "generated_at": time.time()}))
+    return state, settings, folder, team, key
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--cache", action="store_true", help="keep/reuse the data set in bench/out/")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="insightd-bench-"))
-    settings = Settings(data_dir=tmp, rate_limits="off")  # type: ignore[arg-type]
-    state = AppState.open(settings)
+    state, settings, folder, team, key = open_dataset(args.events, args.cache)
+    now = datetime.now(UTC)
     server = None
     try:
-        with state.db.write() as session:
-            project = accounts.create_project(session, "Bench")
-            user = accounts.create_user(session, "bench@example.com", "Bench", [project.id])
-            key = accounts.create_personal_api_key(session, user).value
-            team = project.id
-        now = datetime.now(UTC)
-        seconds = generate(state, team, args.events, now)
-        print(f"generated {args.events:,} events for {USERS:,} users over {DAYS} days in {seconds:.1f} s")
         server, thread, port = serve(state, settings)
         client = httpx.Client(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120
@@ -200,7 +226,8 @@ def main() -> None:
         if server is not None:
             server.should_exit = True
         state.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.cache:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,12 @@ CASES: dict[str, dict[str, Any]] = {
         "breakdownFilter": {"breakdown": "$browser"},
         "funnelsFilter": {"exclusions": [{**ev("purchase"), "funnelFromStep": 0, "funnelToStep": 1}]},
     },
+    "funnel_ordered_sql_walk": {
+        "kind": "FunnelsQuery",
+        "series": [ev("$pageview"), ev("signup"), ev("purchase")],
+        "dateRange": RANGE,
+        "breakdownFilter": {"breakdown": "$browser"},
+    },
     "hogql_properties": {
         "kind": "HogQLQuery",
         "query": "SELECT properties.$browser AS b, count() FROM events GROUP BY b ORDER BY 2 DESC",

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from insightd.errors import QueryError
+from insightd.queries import funnel_sql
 from insightd.queries.dates import ResolvedRange, resolve, start_of
 from insightd.queries.funnel_walk import Event, Walk, walk_ordered, walk_unordered
 from insightd.queries.models import EventsNode, FunnelsFilter, FunnelsQuery
@@ -124,43 +125,103 @@ class FunnelsRunner:
         )
         return f"ifNull(toString({raw}), '')"
 
-    def fetch(self, rng: ResolvedRange) -> list[tuple[str, list[Event]]]:
-        """Each actor's events in the range, sorted, with matched steps (and exclusions as -s)."""
-        params = Params()
+    def _events(self, rng: ResolvedRange, params: Params, steps: str, *, names: bool = False) -> str:
+        """The step-matched events subquery (``steps`` computed per event, plus ``bd``)."""
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         team = params.add(self.ctx.team_id, "UInt64")
         tz = self.ctx.timezone
-        matches = [
-            f"if({self._node_condition(node, builder, params)}, [{i + 1}], [])"
-            for i, node in enumerate(self.query.series)
-        ]
-        for exclusion in self.filter.exclusions or []:
-            marks = ", ".join(
-                str(-s) for s in range(exclusion.funnelFromStep + 2, exclusion.funnelToStep + 2)
-            )
-            matches.append(f"if({self._node_condition(exclusion, builder, params)}, [{marks}], [])")
-        steps = f"arrayConcat({', '.join(matches)})"
         global_filter = builder.where(self.query.properties)
         person = uses_person(self.query.properties) or any(
             uses_person(n.properties) for n in [*self.query.series, *(self.filter.exclusions or [])]
         )
         if self.breakdown is not None and self.breakdown.breakdown_type == "person":
             person = True
-        time_where = (
+        where = (
             f"events.timestamp >= {params.moment(rng.date_from, tz)} "
             f"AND events.timestamp <= {params.moment(rng.date_to, tz)}"
         )
-        source = events_from(team, time_where, resolve_persons=True, person_properties=person)
+        if names:  # every step is a named event: only those rows can match
+            events = sorted({str(node.event) for node in self.query.series})
+            where = f"events.event IN {params.strings(events)} AND {where}"
+        overrides = self.ctx.has_person_overrides()
+        source = events_from(team, where, resolve_persons=overrides, person_properties=person)
+        return (
+            f"(SELECT *, {steps} AS steps, {self._breakdown_expr(params)} AS bd FROM {source} "
+            f"WHERE {global_filter}) AS events"
+        )
+
+    def _conditions(self, params: Params) -> list[str]:
+        builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
+        return [self._node_condition(node, builder, params) for node in self.query.series]
+
+    def fetch(self, rng: ResolvedRange) -> list[tuple[str, list[Event]]]:
+        """Each actor's events in the range, sorted, with matched steps (and exclusions as -s)."""
+        params = Params()
+        builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
+        matches = [f"if({cond}, [{i + 1}], [])" for i, cond in enumerate(self._conditions(params))]
+        for exclusion in self.filter.exclusions or []:
+            marks = ", ".join(
+                str(-s) for s in range(exclusion.funnelFromStep + 2, exclusion.funnelToStep + 2)
+            )
+            matches.append(f"if({self._node_condition(exclusion, builder, params)}, [{marks}], [])")
+        events = self._events(rng, params, f"arrayConcat({', '.join(matches)})")
         keep = "1" if self.order == "strict" else "length(steps) > 0"
         sql = (
             "SELECT toString(events.pid) AS actor, "
             "arraySort(x -> (x.1, x.2[1]), groupArray((toFloat64(toUnixTimestamp64Micro(events.timestamp)) "
-            f"/ 1000000, steps, bd))) AS evs FROM (SELECT *, {steps} AS steps, "
-            f"{self._breakdown_expr(params)} AS bd FROM {source} WHERE {global_filter}) AS events "
+            f"/ 1000000, steps, bd))) AS evs FROM {events} "
             f"WHERE {keep} GROUP BY actor HAVING countIf(has(steps, 1)) > 0"
         )
         result = self.ctx.execute(sql, params.values)
         return [(str(row[0]), [(float(e[0]), list(e[1]), str(e[2])) for e in row[1]]) for row in result.rows]
+
+    def _sql_actors(self, rng: ResolvedRange, params: Params) -> str:
+        """Per actor (SQL walk): level, t1..tn (µs) and the attributed breakdown value ``bd``."""
+        conds = self._conditions(params)
+        step = "multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0)"
+        events = self._events(rng, params, f"toUInt8({step})", names=True)
+        attribution = None
+        if self.breakdown is not None:
+            attribution = self.filter.breakdownAttributionType or "first_touch"
+        evs = (
+            "SELECT arraySort(x -> (x.1, x.2), groupArray((toUnixTimestamp64Micro(events.timestamp), "
+            f"steps, bd))) AS evs FROM {events} WHERE steps > 0 GROUP BY events.pid "
+            "HAVING countIf(steps = 1) > 0"
+        )
+        return funnel_sql.actor_query(evs, self.steps, round(self.window * 1_000_000), attribution)
+
+    def _sql_steps(self, rng: ResolvedRange) -> list[Any]:
+        params = Params()
+        actors = self._sql_actors(rng, params)
+        aggregates = ", ".join(funnel_sql.step_aggregates(self.steps))
+        if self.breakdown is None:
+            rows = self.ctx.execute(f"SELECT {aggregates} FROM ({actors})", params.values).rows
+            return self._steps(*funnel_sql.parse_steps(rows[0], self.steps))
+        sql = f"SELECT bd, {aggregates} FROM ({actors}) GROUP BY bd"
+        groups = {str(r[0]): r[1:] for r in self.ctx.execute(sql, params.values).rows}
+        ranked = sorted(groups, key=lambda v: ([-int(groups[v][i]) for i in reversed(range(self.steps))], v))
+        limit = self.breakdown.breakdown_limit or 25
+        out = [(v, self._steps(*funnel_sql.parse_steps(groups[v], self.steps))) for v in ranked[:limit]]
+        if len(ranked) > limit:
+            params = Params()
+            actors = self._sql_actors(rng, params)
+            top = params.strings(ranked[:limit])
+            rest = self.ctx.execute(
+                f"SELECT {aggregates} FROM ({actors}) WHERE bd NOT IN {top}", params.values
+            ).rows[0]
+            out.append(("Other", self._steps(*funnel_sql.parse_steps(rest, self.steps))))
+        return [self._label(value, steps) for value, steps in out]
+
+    def _sql_time_to_convert(self, rng: ResolvedRange) -> dict[str, Any]:
+        params = Params()
+        start = (self.filter.funnelFromStep or 0) + 1
+        end = (self.filter.funnelToStep if self.filter.funnelToStep is not None else self.steps - 1) + 1
+        sql = (
+            f"SELECT groupArray(t{end} - t{start}) FROM ({self._sql_actors(rng, params)}) "
+            f"WHERE level >= {end}"
+        )
+        (row,) = self.ctx.execute(sql, params.values).rows
+        return self._time_to_convert([int(t) / 1e6 for t in row[0]])
 
     # -- the walk ------------------------------------------------------------------------------------
     def _walk(self, events: Sequence[Event]) -> Walk:
@@ -193,9 +254,16 @@ class FunnelsRunner:
     # -- results -------------------------------------------------------------------------------------
     def calculate(self) -> dict[str, Any]:
         rng = self._range()
+        results: Any
+        if funnel_sql.applicable(self.query, self.filter, self.viz):
+            if self.viz == "time_to_convert":
+                results = self._sql_time_to_convert(rng)
+            else:
+                results = self._sql_steps(rng)
+            return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
         actors = self.fetch(rng)
         if self.viz == "trends":
-            results: Any = self._trends(actors, rng)
+            results = self._trends(actors, rng)
         else:
             walks: dict[str, list[Walk]] = defaultdict(list)
             for _actor, events in actors:
@@ -203,16 +271,29 @@ class FunnelsRunner:
                     if walk.step >= 0:
                         walks[value].append(walk)
             if self.viz == "time_to_convert":
-                results = self._time_to_convert([w for ws in walks.values() for w in ws])
+                results = self._time_to_convert(self._convert_times([w for ws in walks.values() for w in ws]))
             else:
                 results = self._steps_results(walks)
         return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
 
-    def _steps(self, walks: Sequence[Walk]) -> list[dict[str, Any]]:
+    def _walk_summary(
+        self, walks: Sequence[Walk]
+    ) -> tuple[list[int], list[float | None], list[float | None]]:
+        """Per step: actors reaching it, and mean/median of their non-zero times from the previous step."""
+        reached, means, medians = [], [], []
+        for index in range(self.steps):
+            reaching = [w for w in walks if w.step >= index]
+            times = [w.timings[index - 1] for w in reaching if index > 0 and w.timings[index - 1] != 0]
+            reached.append(len(reaching))
+            means.append(_mean(times) if index else None)
+            medians.append(_median(times) if index else None)
+        return reached, means, medians
+
+    def _steps(
+        self, reached: list[int], means: list[float | None], medians: list[float | None]
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for index, node in enumerate(self.query.series):
-            reached = [w for w in walks if w.step >= index]
-            times = [w.timings[index - 1] for w in reached if index > 0 and w.timings[index - 1] != 0]
             unordered = self.order == "unordered"
             name = (
                 f"Completed {index + 1} step{'s' if index else ''}"
@@ -226,17 +307,24 @@ class FunnelsRunner:
                     "custom_name": node.custom_name,
                     "order": index,
                     "people": [],
-                    "count": len(reached),
+                    "count": reached[index],
                     "type": "events",
-                    "average_conversion_time": _mean(times) if index else None,
-                    "median_conversion_time": _median(times) if index else None,
+                    "average_conversion_time": means[index],
+                    "median_conversion_time": medians[index],
                 }
             )
         return out
 
+    @staticmethod
+    def _label(value: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for step in steps:
+            step["breakdown"] = [value]
+            step["breakdown_value"] = [value]
+        return steps
+
     def _steps_results(self, walks: dict[str, list[Walk]]) -> list[Any]:
         if self.breakdown is None:
-            return self._steps(walks.get("", []))
+            return self._steps(*self._walk_summary(walks.get("", [])))
         ranked = sorted(
             walks.items(),
             key=lambda kv: (
@@ -248,19 +336,14 @@ class FunnelsRunner:
         groups = ranked[:limit]
         if len(ranked) > limit:
             groups.append(("Other", [w for _, ws in ranked[limit:] for w in ws]))
-        out: list[Any] = []
-        for value, group in groups:
-            steps = self._steps(group)
-            for step in steps:
-                step["breakdown"] = [value]
-                step["breakdown_value"] = [value]
-            out.append(steps)
-        return out
+        return [self._label(value, self._steps(*self._walk_summary(group))) for value, group in groups]
 
-    def _time_to_convert(self, walks: Sequence[Walk]) -> dict[str, Any]:
+    def _convert_times(self, walks: Sequence[Walk]) -> list[float]:
         start = self.filter.funnelFromStep or 0
         end = self.filter.funnelToStep if self.filter.funnelToStep is not None else self.steps - 1
-        times = [sum(w.timings[start:end]) for w in walks if w.step >= end]
+        return [sum(w.timings[start:end]) for w in walks if w.step >= end]
+
+    def _time_to_convert(self, times: Sequence[float]) -> dict[str, Any]:
         if not times:
             return {"bins": [], "average_conversion_time": None}
         count = self.filter.binCount

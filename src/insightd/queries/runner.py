@@ -24,6 +24,7 @@ class QueryContext:
     now: datetime
     settings: Mapping[str, Any] = field(default_factory=dict)
     executed: list[str] = field(default_factory=list)
+    _overrides: bool | None = field(default=None, init=False, repr=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -39,6 +40,22 @@ class QueryContext:
         except EngineError as exc:
             message = re.split(r"\s+[Ii]n scope ", exc.message, maxsplit=1)[0]
             raise QueryError(f"Query failed: {message}") from exc
+
+    def has_person_overrides(self) -> bool:
+        """Whether the project has any person merge (else ``person_id`` is the person: no join needed).
+
+        Checked once per computation (a point lookup on the table's sort key), never cached across
+        computations, so a merge is seen by the very next query.
+        """
+        if self._overrides is None:
+            result = self.engine.execute(
+                "SELECT 1 FROM person_overrides WHERE team_id = {team:UInt64} LIMIT 1",
+                {"team": self.team_id},
+                query_id=self.query_id,
+                settings=self.settings,
+            )
+            self._overrides = bool(result.rows)
+        return self._overrides
 
     def earliest_timestamp(self) -> datetime | None:
         result = self.execute(

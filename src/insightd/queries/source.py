@@ -37,9 +37,13 @@ def _persons(team: str) -> str:
 
 
 def events_from(team: str, where: str, *, resolve_persons: bool, person_properties: bool) -> str:
-    """A FROM clause: ``events`` (its columns plus ``pid``) filtered by ``where``, maybe ``person``."""
+    """A FROM clause: ``events`` (its columns plus ``pid``) filtered by ``where``, maybe ``person``.
+
+    ``resolve_persons`` joins ``person_overrides``; callers skip it when the project has none
+    (``QueryContext.has_person_overrides``), as ``pid`` is then ``person_id``.
+    """
     columns = ", ".join([*(f"events.{c}" for c in EVENT_COLUMNS), *MATERIALIZED_PROPERTIES.values()])
-    if resolve_persons or person_properties:
+    if resolve_persons:
         pid = f"if(ov.override_person_id = toUUID('{NULL_UUID}'), events.person_id, ov.override_person_id)"
         inner = (
             f"SELECT {columns}, {pid} AS pid FROM events "

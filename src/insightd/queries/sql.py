@@ -27,6 +27,11 @@ class Params:
     def string(self, value: str) -> str:
         return self.add(value, "String")
 
+    def strings(self, values: list[str]) -> str:
+        """An ``Array(String)`` constant (the engine parses array parameters from their literal text)."""
+        quoted = ("'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
+        return self.add("[" + ", ".join(quoted) + "]", "Array(String)")
+
     def number(self, value: float) -> str:
         return self.add(float(value), "Float64")
 

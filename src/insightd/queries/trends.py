@@ -147,7 +147,7 @@ class TrendsRunner:
         source = events_from(
             team,
             f"{event} AND {time_where}",
-            resolve_persons=math_ not in ("total", "unique_session", *PROPERTY_MATHS),
+            resolve_persons=self._needs_persons(math_, person_props),
             person_properties=person_props,
         )
         if math_ in ROLLING_DAYS and not self.total_value:
@@ -176,6 +176,11 @@ class TrendsRunner:
                 )
         result = self.ctx.execute(sql, params.values)
         return self._place(result.rows, rng)
+
+    def _needs_persons(self, math_: str, person_props: bool) -> bool:
+        """Resolve merged persons when the math counts persons or person properties are read."""
+        counts_persons = math_ not in ("total", "unique_session", *PROPERTY_MATHS)
+        return (counts_persons or person_props) and self.ctx.has_person_overrides()
 
     def _cumulative_actors(self, math_: str) -> bool:
         return self.display == "ActionsLineGraphCumulative" and math_ == "dau" and not self.total_value
