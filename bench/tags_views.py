@@ -266,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=6_000, help="requests per concurrent GET scenario")
     parser.add_argument("--concurrency", type=int, default=16, help="connections for the GET scenarios")
     parser.add_argument("--writes", type=int, default=40, help="requests per write scenario (sequential)")
+    parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
     args = parser.parse_args(argv)
 
     data_dir = Path(tempfile.mkdtemp(prefix="insightd-bench-"))
@@ -305,13 +306,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                 (
                     "trending (days=7, limit=10)",
                     lambda: (
-                        [raw_request("GET", f"{base}/insights/trending/", seeded.key)] * (args.requests // 4)
+                        [raw_request("GET", f"{base}/insights/trending/", seeded.key)] * (args.requests // 20)
                     ),
                     args.concurrency,
                     200,
                 ),
             ]
             for name, make, concurrency, expect in scenarios:
+                if args.only not in name:
+                    continue
                 requests = make()
                 load(port, requests[: max(1, len(requests) // 20)], concurrency, expect)  # warm-up
                 elapsed, latencies = load(port, requests, concurrency, expect)

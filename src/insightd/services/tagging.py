@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Literal, cast
 
-from sqlalchemy import Table, and_, delete, exists, select
+from sqlalchemy import Select, Table, and_, bindparam, delete, exists, select
 from sqlalchemy import insert as insert_stmt
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -36,16 +37,24 @@ def lock_project_tags(session: Session, project_id: int) -> None:
         )
 
 
+@cache
+def _tags_statement(kind: TaggedKind) -> Select[int, str]:
+    """Built once per kind: tags are read for every serialised object, a hot path."""
+    column = _column(kind)
+    return (
+        select(column, Tag.name)
+        .join(Tag, Tag.id == TaggedItem.tag_id)
+        .where(column.in_(bindparam("ids", expanding=True)))
+    )
+
+
 def tags_for(session: Session, kind: TaggedKind, object_ids: Iterable[int]) -> dict[int, list[str]]:
     """Each object's tag names, sorted; objects without tags map to ``[]``."""
     ids = list(object_ids)
     result: dict[int, list[str]] = {i: [] for i in ids}
     if not ids:
         return result
-    column = _column(kind)
-    rows = session.execute(
-        select(column, Tag.name).join(Tag, Tag.id == TaggedItem.tag_id).where(column.in_(ids))
-    ).all()
+    rows = session.execute(_tags_statement(kind), {"ids": ids}).all()
     for object_id, name in rows:
         result[object_id].append(name)
     for names in result.values():
