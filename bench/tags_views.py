@@ -278,39 +278,25 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"in {time.perf_counter() - started:.1f} s (SQLite store in {data_dir})"
         )
         base = f"/api/projects/{seeded.project_id}"
+        key, n, c = seeded.key, args.requests, args.concurrency
         rows: list[list[str]] = []
         with running_server(data_dir) as port:
+            mine = raw_request("GET", f"{base}/insights/my_last_viewed/", seeded.key)
+            hot = raw_request("GET", f"{base}/insights/trending/", seeded.key)
             scenarios: list[tuple[str, Callable[[], list[bytes]], int, int]] = [
                 ("bulk_update_tags 500×20", lambda: bulk_requests(seeded, base, args.writes), 1, 200),
                 ("viewed 2,500 ids", lambda: viewed_requests(seeded, base, args.writes), 1, 201),
-                (
-                    "_health (no auth, floor)",
-                    lambda: [raw_request("GET", "/_health", None)] * args.requests,
-                    args.concurrency,
-                    200,
-                ),
+                ("_health (no auth, floor)", lambda: [raw_request("GET", "/_health", None)] * n, c, 200),
                 (
                     "tags list (auth + 1 query)",
-                    lambda: [raw_request("GET", f"{base}/tags/", seeded.key)] * args.requests,
-                    args.concurrency,
+                    lambda: [raw_request("GET", f"{base}/tags/", key)] * n,
+                    c,
                     200,
                 ),
-                (
-                    "my_last_viewed",
-                    lambda: (
-                        [raw_request("GET", f"{base}/insights/my_last_viewed/", seeded.key)] * args.requests
-                    ),
-                    args.concurrency,
-                    200,
-                ),
-                (
-                    "trending (days=7, limit=10)",
-                    lambda: (
-                        [raw_request("GET", f"{base}/insights/trending/", seeded.key)] * (args.requests // 20)
-                    ),
-                    args.concurrency,
-                    200,
-                ),
+                ("my_last_viewed", lambda: [mine] * n, c, 200),
+                ("my_last_viewed, 1 connection", lambda: [mine] * (n // 4), 1, 200),
+                ("trending (days=7, limit=10)", lambda: [hot] * (n // 20), c, 200),
+                ("trending, 1 connection", lambda: [hot] * (n // 40), 1, 200),
             ]
             for name, make, concurrency, expect in scenarios:
                 if args.only not in name:
