@@ -316,3 +316,12 @@ def test_non_json_and_malformed_bodies(api: httpx.Client, tenant: Tenant) -> Non
     as_list = api.post(url, json=[1, 2])
     assert as_list.status_code == 400
     assert as_list.json()["detail"] == "Invalid data. Expected a dictionary, but got list."
+
+
+def test_out_of_range_and_negative_ids(api: httpx.Client, tenant: Tenant) -> None:
+    negative = bulk(api, tenant, {"ids": [-1, 0], "action": "add", "tags": ["a"]})
+    assert negative.status_code == 200
+    assert negative.json()["skipped"] == [{"id": -1, "reason": SKIPPED}, {"id": 0, "reason": SKIPPED}]
+    huge = bulk(api, tenant, {"ids": [2**64], "action": "add", "tags": ["a"]})
+    assert huge.status_code == 400
+    assert huge.json()["type"] == "validation_error" and huge.json()["attr"] == "ids__0"

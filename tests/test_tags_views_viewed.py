@@ -257,3 +257,15 @@ def test_trending_extreme_days_and_csv(api: httpx.Client, tenant: Tenant) -> Non
     (row,) = list(csv.DictReader(io.StringIO(response.text)))
     assert row["id"] == str(insight) and row["view_count"] == "1"
     assert row["viewers.0.email"] == tenant.email
+
+
+def test_viewed_csv_and_out_of_range_ids(api: httpx.Client, tenant: Tenant) -> None:
+    (insight,) = make_insights(api, tenant, 1)
+    response = api.post(
+        f"{tenant.base}/insights/viewed/", params={"format": "csv"}, json={"insight_ids": [insight]}
+    )
+    assert response.status_code == 201 and response.content == b""
+    assert viewed(api, tenant, [-5, 0]).status_code == 201
+    huge = viewed(api, tenant, [insight, 2**63])
+    assert huge.status_code == 400
+    assert huge.json()["type"] == "validation_error" and huge.json()["attr"] == "insight_ids__1"
