@@ -175,3 +175,33 @@ def test_a_reused_waiter_id_does_not_merge_two_waits(
     wait_for_waiters(coalescer, "k", 3)
     job.release.set()
     assert [f.result(5) for f in futures] == ["rows-1"] * 3
+
+
+def test_a_failure_repeated_by_the_takeover_is_shared(
+    coalescer: LocalCoalescer, metrics: Metrics, pool: ThreadPoolExecutor
+) -> None:
+    class AlwaysFails(Job):
+        def compute(self, flight_id: str) -> Any:
+            super().compute(flight_id)
+            raise ValueError(f"bad query ({flight_id})")
+
+    job = AlwaysFails()
+    leader = pool.submit(coalescer.run, "k", "leader", job.compute, job.kill)
+    job.started.wait(5)
+    followers = [pool.submit(coalescer.run, "k", f"f{i}", job.compute, job.kill) for i in range(5)]
+    wait_for_waiters(coalescer, "k", 6)
+    job.release.set()
+    for future in [leader, *followers]:
+        with pytest.raises(ValueError, match="bad query"):
+            future.result(5)
+    assert job.runs == 2  # the leader's run and one takeover, not one run per follower
+
+
+def test_a_cancel_that_arrives_before_its_wait_still_cancels_it(coalescer: LocalCoalescer) -> None:
+    job = Job()
+    assert coalescer.cancel("early") is False
+    with pytest.raises(Cancelled):
+        coalescer.run("k", "early", job.compute, job.kill)
+    assert job.runs == 0
+    job.release.set()
+    assert coalescer.run("k", "early", job.compute, job.kill) == "rows-1"  # remembered once only

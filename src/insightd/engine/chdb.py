@@ -45,6 +45,18 @@ def _map_error(exc: Exception) -> EngineError:
     return EngineError(message, code)
 
 
+def _last_document(text: str) -> Any:
+    """The query's JSON output. After a ``KILL QUERY``, chDB hands the killed query's unread output
+    to the next query on the same connection, ahead of its own: that leftover is skipped."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        match = re.search(r"unexpected content after document: .*\(char (\d+)\)", str(exc))
+        if match is None:
+            raise
+        return _last_document(text[int(match.group(1)) :].lstrip())
+
+
 def _setting_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
@@ -98,7 +110,7 @@ class ChDBEngine:
         raw = result.bytes() if hasattr(result, "bytes") else bytes(result)
         if not raw:
             return QueryResult(columns=[], types=[], rows=[], elapsed_ms=elapsed)
-        payload = orjson.loads(raw)
+        payload = _last_document(raw.decode())
         meta = payload.get("meta", [])
         return QueryResult(
             columns=[m["name"] for m in meta],
