@@ -25,7 +25,7 @@ from insightd.events.store import EventStore, admin_token
 from insightd.events.writer import WriteResult
 
 SERVER_FILE = "server.json"
-SEND_ROWS = 100_000
+SEND_ROWS = 250_000  # one loader chunk per request: fewer, larger insert blocks
 
 
 class Sink(Protocol):
