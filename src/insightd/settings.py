@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         default_factory=lambda: parse_rate_limits("240/minute,1200/hour"),
         description="Per personal API key limits on insight endpoints, e.g. '600/minute,5000/hour' or 'off'.",
     )
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a key's owner and project access are remembered (0: look up every request).",
+    )
     site_url: str | None = Field(default=None, description="Public base URL, used in absolute links.")
     wal_fsync: bool = Field(
         default=False,

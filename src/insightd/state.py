@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from insightd.auth.cache import TTLCache
 from insightd.auth.ratelimit import MemoryRateLimiter, RateLimiter
 from insightd.coalescing import Coalescer, LocalCoalescer
 from insightd.engine.base import Engine
@@ -13,10 +14,12 @@ from insightd.events.tokens import TokenCache, project_for_token
 from insightd.execution.cache import MemoryCache
 from insightd.execution.service import QueryService
 from insightd.metrics import Metrics
+from insightd.services.access import Principal
 from insightd.services.accounts import ensure_defaults
 from insightd.settings import Settings
 from insightd.store.db import Database
 from insightd.store.migrate import upgrade
+from insightd.store.models import Project
 
 
 @dataclass
@@ -25,6 +28,9 @@ class AppState:
     db: Database
     rate_limiter: RateLimiter
     metrics: Metrics = field(default_factory=Metrics)
+    # Who a key belongs to, and which project it may act on, remembered for settings.auth_cache_seconds.
+    principals: TTLCache[str, Principal] = field(init=False, repr=False)
+    project_access: TTLCache[tuple[str, str], Project] = field(init=False, repr=False)
     coalescer: Coalescer = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     _engine: Engine | None = field(default=None, repr=False)
     owns_engine: bool = True  # False when the engine was handed in (and is closed by its owner)
@@ -34,6 +40,8 @@ class AppState:
     _queries: QueryService | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        self.principals = TTLCache(self.settings.auth_cache_seconds)
+        self.project_access = TTLCache(self.settings.auth_cache_seconds)
         if self.coalescer is None:
             self.coalescer = LocalCoalescer(self.metrics)
 

@@ -160,3 +160,14 @@ def test_environments_path_reaches_the_same_insights(tenant: Tenant, api: httpx.
     response = api.get(f"/api/environments/{tenant.project_id}/insights/{created['id']}")
     assert response.status_code == 200
     assert response.json()["short_id"] == created["short_id"]
+
+
+def test_first_uses_of_a_key_at_once_all_succeed(tenant: Tenant) -> None:
+    """Recording last_used_at must never fail a request, even when many arrive together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = tenant.new_key()
+    client = tenant.client(key)
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: client.get(f"{tenant.base}/insights/").status_code, range(32)))
+    assert statuses == [200] * 32

@@ -9,11 +9,20 @@ import orjson
 from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
+from insightd.auth.keys import hash_key_value
 from insightd.auth.ratelimit import retry_after
 from insightd.errors import NotAuthenticated, NotFound, Throttled
-from insightd.services.access import authenticate_key, current_project_id, project_for, require_scope
+from insightd.services.access import (
+    Principal,
+    authenticate_key,
+    current_project_id,
+    project_for,
+    require_scope,
+    touch_key,
+)
 from insightd.services.context import Actor
 from insightd.state import AppState
+from insightd.store.models import Project
 
 CURRENT = "@current"  # PostHog's alias for the caller's current project
 
@@ -49,6 +58,20 @@ async def _credential(request: Request) -> tuple[str, str] | None:
     return None
 
 
+def _principal(state: AppState, secure_value: str, source: str) -> Principal:
+    with state.db.read() as session:
+        principal = authenticate_key(session, secure_value, source)
+    if principal.needs_touch:
+        touch_key(state.db, principal)
+    return principal
+
+
+def _project(state: AppState, principal: Principal, project_id: str) -> Project:
+    with state.db.read() as session:
+        wanted = current_project_id(session, principal) if project_id == CURRENT else int(project_id)
+        return project_for(session, principal, wanted)
+
+
 def authorized(scope: str | None, *, throttle: bool = False) -> Callable[..., Awaitable[Actor]]:
     """A dependency that authenticates, checks ``scope`` and project access, and rate-limits."""
 
@@ -60,20 +83,24 @@ def authorized(scope: str | None, *, throttle: bool = False) -> Callable[..., Aw
             raise NotAuthenticated()
         if project_id != CURRENT and (not project_id.isdigit() or len(project_id) > 18):
             raise NotFound("Project not found.")
-
-        def check() -> Actor:
-            with state.db.read() as session:
-                principal = authenticate_key(session, *credential)
-                require_scope(principal, scope)
-                wanted = current_project_id(session, principal) if project_id == CURRENT else int(project_id)
-                project = project_for(session, principal, wanted)
-                if throttle:
-                    wait = state.rate_limiter.hit(principal.key_hash)
-                    if wait is not None:
-                        raise Throttled(retry_after(wait))
-                return Actor(project=project, user=principal.user)
-
-        actor = await run_in_threadpool(check)
+        token, source = credential
+        secure_value = hash_key_value(token)
+        # PostHog's order of checks: the key (401), its scope (403), then the project (403/404). A burst
+        # of requests with one key costs one lookup each: the answers are remembered for a few seconds.
+        principal = state.principals.get(secure_value)
+        if principal is None:
+            principal = await run_in_threadpool(_principal, state, secure_value, source)
+            state.principals.put(secure_value, principal)
+        require_scope(principal, scope)
+        project = state.project_access.get((secure_value, project_id))
+        if project is None:
+            project = await run_in_threadpool(_project, state, principal, project_id)
+            state.project_access.put((secure_value, project_id), project)
+        if throttle:
+            wait = state.rate_limiter.hit(principal.key_hash)
+            if wait is not None:
+                raise Throttled(retry_after(wait))
+        actor = Actor(project=project, user=principal.user)
         request.state.actor = actor
         return actor
 

@@ -6,15 +6,17 @@ The order of checks follows PostHog's permission chain: authenticate (401), the 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from insightd.auth.keys import hash_key_value
 from insightd.auth.scopes import has_scope
 from insightd.errors import AuthenticationFailed, NotFound, PermissionDenied
+from insightd.store.db import Database
 from insightd.store.models import Membership, PersonalAPIKey, Project, User
 from insightd.store.types import utcnow
 
@@ -24,6 +26,7 @@ KEY_SOURCES = {
     "query": "Personal API key found in request query string is invalid.",
 }
 LAST_USED_GRANULARITY = timedelta(hours=1)
+logger = logging.getLogger("insightd.auth")
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,19 @@ class Principal:
     key_hash: str
     scopes: tuple[str, ...]
     scoped_teams: tuple[int, ...] | None
+    last_used_at: datetime | None = None
+
+    @property
+    def needs_touch(self) -> bool:
+        """Whether ``last_used_at`` is due an update (PostHog updates it at most once an hour)."""
+        return self.last_used_at is None or utcnow() - self.last_used_at > LAST_USED_GRANULARITY
 
 
-def authenticate_key(session: Session, value: str, source: str) -> Principal:
-    """Find the active user behind a ``phx_`` key, or raise 401 with PostHog's message."""
-    secure_value = hash_key_value(value)
+def authenticate_key(session: Session, secure_value: str, source: str) -> Principal:
+    """Find the active user behind a key (by its ``sha256$`` value), or raise 401 with PostHog's message.
+
+    Reads only: recording ``last_used_at`` is :func:`touch_key`'s job, in a write transaction of its own.
+    """
     row = session.execute(
         select(PersonalAPIKey, User)
         .join(User, User.id == PersonalAPIKey.user_id)
@@ -46,10 +57,6 @@ def authenticate_key(session: Session, value: str, source: str) -> Principal:
     if row is None or not row[1].is_active:
         raise AuthenticationFailed(KEY_SOURCES[source])
     key, user = row
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
-        session.execute(update(PersonalAPIKey).where(PersonalAPIKey.id == key.id).values(last_used_at=now))
-        session.commit()
     session.expunge(user)
     return Principal(
         user=user,
@@ -57,7 +64,23 @@ def authenticate_key(session: Session, value: str, source: str) -> Principal:
         key_hash=secure_value,
         scopes=tuple(key.scopes or ()),
         scoped_teams=tuple(int(t) for t in key.scoped_teams) if key.scoped_teams else None,
+        last_used_at=key.last_used_at,
     )
+
+
+def touch_key(db: Database, principal: Principal) -> None:
+    """Record that the key was used now; best effort (a busy store must never fail the request)."""
+    try:
+        with db.write() as session:
+            session.execute(
+                update(PersonalAPIKey)
+                .where(PersonalAPIKey.id == principal.key_id)
+                .values(last_used_at=utcnow())
+            )
+    except OperationalError:
+        logger.warning(
+            "could not record last_used_at of key %s; will retry on a later request", principal.key_id
+        )
 
 
 def require_scope(principal: Principal, scope: str | None) -> None:
