@@ -31,6 +31,9 @@ class AppState:
     # Who a key belongs to, and which project it may act on, remembered for settings.auth_cache_seconds.
     principals: TTLCache[str, Principal] = field(init=False, repr=False)
     project_access: TTLCache[tuple[str, str], Project] = field(init=False, repr=False)
+    # Rendered read responses keyed by the store's write generation (see Database.generation). Only
+    # for the embedded store, where this process makes every write (chDB allows one process anyway).
+    responses: TTLCache[tuple[object, ...], bytes] = field(init=False, repr=False)
     coalescer: Coalescer = field(default=None)  # type: ignore[assignment]  # set in __post_init__
     _engine: Engine | None = field(default=None, repr=False)
     owns_engine: bool = True  # False when the engine was handed in (and is closed by its owner)
@@ -42,6 +45,7 @@ class AppState:
     def __post_init__(self) -> None:
         self.principals = TTLCache(self.settings.auth_cache_seconds)
         self.project_access = TTLCache(self.settings.auth_cache_seconds)
+        self.responses = TTLCache(300 if self.db.is_sqlite else 0, max_entries=20_000)
         if self.coalescer is None:
             self.coalescer = LocalCoalescer(self.metrics)
 

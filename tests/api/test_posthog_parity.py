@@ -165,3 +165,17 @@ def test_csv_booleans_and_empty_values(tenant: Tenant, api: httpx.Client) -> Non
     header, row = text.splitlines()[:2]
     assert "filters" not in header.split(",")  # an empty object adds no column
     assert "True" in row.split(",")  # saved
+
+
+def test_my_last_viewed_reflects_every_write_at_once(tenant: Tenant, api: httpx.Client) -> None:
+    """The rendered answer is cached between writes; any write must show in the next read."""
+    first = api.post(f"{tenant.base}/insights/", json={"name": "first"}).json()
+    second = api.post(f"{tenant.base}/insights/", json={"name": "second"}).json()
+    url = f"{tenant.base}/insights/my_last_viewed/"
+    assert [i["name"] for i in api.get(url).json()] == ["second", "first"]
+    api.patch(f"{tenant.base}/insights/{first['id']}/", json={"name": "renamed"})
+    assert [i["name"] for i in api.get(url).json()] == ["second", "renamed"]
+    api.post(f"{tenant.base}/insights/viewed/", json={"insight_ids": [first["id"]]})
+    assert [i["name"] for i in api.get(url).json()] == ["renamed", "second"]
+    api.patch(f"{tenant.base}/insights/{second['id']}/", json={"deleted": True})
+    assert [i["name"] for i in api.get(url).json()] == ["renamed"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Path, Request
-from starlette.concurrency import run_in_threadpool
 
 from insightd.auth.keys import hash_key_value
 from insightd.auth.ratelimit import retry_after
@@ -87,15 +87,14 @@ def authorized(scope: str | None, *, throttle: bool = False) -> Callable[..., Aw
         secure_value = hash_key_value(token)
         # PostHog's order of checks: the key (401), its scope (403), then the project (403/404). A burst
         # of requests with one key costs one lookup each: the answers are remembered for a few seconds.
-        principal = state.principals.get(secure_value)
-        if principal is None:
-            principal = await run_in_threadpool(_principal, state, secure_value, source)
-            state.principals.put(secure_value, principal)
+        # Concurrent requests that miss share one lookup (no stampede when an entry expires).
+        principal = await state.principals.load(
+            secure_value, partial(_principal, state, secure_value, source), flight=(secure_value, source)
+        )
         require_scope(principal, scope)
-        project = state.project_access.get((secure_value, project_id))
-        if project is None:
-            project = await run_in_threadpool(_project, state, principal, project_id)
-            state.project_access.put((secure_value, project_id), project)
+        project = await state.project_access.load(
+            (secure_value, project_id), partial(_project, state, principal, project_id)
+        )
         if throttle:
             wait = state.rate_limiter.hit(principal.key_hash)
             if wait is not None:

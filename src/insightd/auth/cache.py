@@ -7,11 +7,14 @@ live ``ttl`` seconds: a removed key or membership stops working within that time
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
+
+from starlette.concurrency import run_in_threadpool
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -26,6 +29,7 @@ class TTLCache(Generic[K, V]):
         self._clock = clock
         self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
+        self._loading: dict[Hashable, asyncio.Future[V]] = {}  # event-loop side only
 
     def get(self, key: K) -> V | None:
         if self.ttl <= 0:
@@ -48,6 +52,30 @@ class TTLCache(Generic[K, V]):
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+
+    async def load(self, key: K, compute: Callable[[], V], flight: Hashable | None = None) -> V:
+        """The cached value, or ``compute()`` run once on a worker thread for all concurrent callers
+        of the same ``flight`` (default: the key); it is cached when it succeeds."""
+        value = self.get(key)
+        if value is not None:
+            return value
+        name = key if flight is None else flight
+        pending = self._loading.get(name)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.get_running_loop().create_future()
+        self._loading[name] = pending
+        try:
+            value = await run_in_threadpool(compute)
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        finally:
+            del self._loading[name]
+        self.put(key, value)
+        pending.set_result(value)
+        return value
 
     def clear(self) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from insightd.services.tagging import tags_for
@@ -43,7 +43,7 @@ BASIC_FIELDS = (
 )
 
 
-def user_basic(user: User | None) -> dict[str, Any] | None:
+def user_basic(user: User | Row[Any] | None) -> dict[str, Any] | None:
     if user is None:
         return None
     return {
@@ -63,7 +63,8 @@ def users_by_id(session: Session, ids: set[int | None]) -> dict[int, dict[str, A
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    return {u.id: user_basic(u) for u in session.scalars(select(User).where(User.id.in_(wanted)))}
+    rows = session.execute(select(*User.__table__.c).where(User.id.in_(wanted)))  # rows: no ORM loading
+    return {row.id: user_basic(row) for row in rows}
 
 
 def tiles_for(session: Session, insight_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
@@ -96,7 +97,7 @@ def last_viewed_by_anyone(session: Session, insight_ids: Sequence[int]) -> dict[
     return {key: value for key, value in rows}
 
 
-def filters_hash(insight: Insight) -> str:
+def filters_hash(insight: Insight | Row[Any]) -> str:
     """A stable hash of what the insight computes (PostHog exposes its cache key under this name)."""
     payload = {"team_id": insight.project_id, "query": insight.query, "filters": insight.filters or {}}
     return "cache_" + hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
@@ -104,7 +105,7 @@ def filters_hash(insight: Insight) -> str:
 
 def serialize_insights(
     session: Session,
-    insights: Sequence[Insight],
+    insights: Sequence[Insight] | Sequence[Row[Any]],
     *,
     basic: bool = False,
     last_viewed: Mapping[int, datetime] | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,6 +51,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._generations = itertools.count(1)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
@@ -65,6 +67,11 @@ class Database:
         """A transaction that commits on success and rolls back on any error."""
         with self._write_sessions() as session, session.begin():
             yield session
+        self.generation = next(self._generations)
+
+    # ``generation`` grows after every committed write through this object: a cache entry keyed by
+    # it can never outlive the data it was computed from (within this process).
+    generation: int = 0
 
     def dispose(self) -> None:
         self.engine.dispose()

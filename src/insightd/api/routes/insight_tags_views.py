@@ -5,14 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from insightd.api.deps import InsightRead, InsightWrite, State
-from insightd.api.rendering import NegotiatedRoute, empty, ok
+from insightd.api.rendering import NegotiatedRoute, dumps, empty, ok
 from insightd.api.schemas import BulkUpdateTags, InsightsViewed
 from insightd.errors import ValidationFailed
 from insightd.services.bulk_tags import bulk_update_tags
+from insightd.services.context import Actor
 from insightd.services.views import my_last_viewed, record_views, trending
+from insightd.state import AppState
 
 router = APIRouter(route_class=NegotiatedRoute, tags=["insights"])
 
@@ -35,9 +38,19 @@ def viewed(state: State, actor: InsightRead, body: Annotated[InsightsViewed, Bod
 
 
 @router.get("/insights/my_last_viewed/", summary="Your 5 most recently viewed insights, newest first")
-def my_last_viewed_(state: State, actor: InsightRead) -> Response:
+async def my_last_viewed_(state: State, actor: InsightRead) -> Response:
+    # Read on every page load: the rendered answer is kept until the next write to the store.
+    key = ("my_last_viewed", actor.project_id, actor.user.id, state.db.generation)
+    body = state.responses.get(key)
+    if body is None:
+        body = await run_in_threadpool(_my_last_viewed_body, state, actor)
+        state.responses.put(key, body)
+    return Response(body, media_type="application/json")
+
+
+def _my_last_viewed_body(state: AppState, actor: Actor) -> bytes:
     with state.db.read() as session:
-        return ok(my_last_viewed(session, actor))
+        return dumps(my_last_viewed(session, actor))
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
