@@ -89,23 +89,19 @@ def trending(session: Session, actor: Actor, days: int, limit: int) -> list[dict
     if limit <= 0:
         return []
     cutoff = utcnow() - timedelta(days=max(-MAX_DAYS, min(days, MAX_DAYS)))
-    # One covering index probe per insight (insight_id, last_viewed_at) beats grouping every view
-    # of the window: the views table is unique per (project, user, insight), so this counts viewers.
-    view_count = (
-        select(func.count())
-        .where(InsightViewed.insight_id == Insight.id, InsightViewed.last_viewed_at >= cutoff)
-        .correlate(Insight)
-        .scalar_subquery()
-    )
+    # The window's views grouped per insight, read from the covering index (project, last_viewed_at,
+    # insight); views are unique per (project, user, insight), so the count is of viewers.
     counted = (
-        select(Insight.id, Insight.last_modified_at, view_count.label("view_count"))
-        .where(Insight.project_id == actor.project_id, Insight.deleted.is_(False))
+        select(InsightViewed.insight_id, func.count().label("view_count"))
+        .where(InsightViewed.project_id == actor.project_id, InsightViewed.last_viewed_at >= cutoff)
+        .group_by(InsightViewed.insight_id)
         .subquery()
     )
     top = (
-        select(counted.c.id, counted.c.view_count)
-        .where(counted.c.view_count > 0)
-        .order_by(counted.c.view_count.desc(), counted.c.last_modified_at.desc(), counted.c.id.desc())
+        select(Insight.id, counted.c.view_count)
+        .join(counted, counted.c.insight_id == Insight.id)
+        .where(Insight.deleted.is_(False))
+        .order_by(counted.c.view_count.desc(), Insight.last_modified_at.desc(), Insight.id.desc())
         .limit(limit)
         .subquery()
     )

@@ -307,7 +307,7 @@ def upgrade() -> None:
             "ix_insight_views_insight_recent", ["insight_id", "last_viewed_at"], unique=False
         )
         batch_op.create_index(
-            "ix_insight_views_project_recent", ["project_id", "last_viewed_at"], unique=False
+            "ix_insight_views_project_recent", ["project_id", "last_viewed_at", "insight_id"], unique=False
         )
         batch_op.create_index(
             "ix_insight_views_user_recent", ["project_id", "user_id", "last_viewed_at"], unique=False
