@@ -25,6 +25,7 @@ from insightd.api.routes import (
     insight_tags_views,
     insights,
     query,
+    sdk,
     tags,
 )
 from insightd.metrics import CONTENT_TYPE_LATEST
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
         for router in PROJECT_ROUTERS:
             app.include_router(router, prefix=prefix, generate_unique_id_function=_unique_id(name))
     app.include_router(capture.router)
+    app.include_router(sdk.router)
     app.include_router(admin.router)
     app.include_router(_service_router())
     app.add_middleware(APIConventions)

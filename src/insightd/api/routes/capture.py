@@ -39,7 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(tags=["capture"], lifespan=lifespan)
 
 
-def _cors(request: Request) -> dict[str, str]:
+def cors_headers(request: Request) -> dict[str, str]:
     origin = request.headers.get("origin")
     if not origin:
         return {}
@@ -52,21 +52,21 @@ def _cors(request: Request) -> dict[str, str]:
     }
 
 
-def _error(request: Request, error: CaptureError) -> Response:
-    return JSONResponse(error.body(), status_code=error.status, headers=_cors(request))
+def error_response(request: Request, error: CaptureError) -> Response:
+    return JSONResponse(error.body(), status_code=error.status, headers=cors_headers(request))
 
 
 async def capture(request: Request) -> Response:
     if request.method == "OPTIONS":
-        return JSONResponse({"status": 1}, headers=_cors(request))
+        return JSONResponse({"status": 1}, headers=cors_headers(request))
     state: AppState = request.app.state.insightd
     limit = BATCH_BODY_LIMIT if request.url.path == BATCH_PATH else BODY_LIMIT
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        return _error(request, CaptureError(413, "payload_too_large", "request body too large"))
+        return error_response(request, CaptureError(413, "payload_too_large", "request body too large"))
     body = await request.body()
     if len(body) > limit:
-        return _error(request, CaptureError(413, "payload_too_large", "request body too large"))
+        return error_response(request, CaptureError(413, "payload_too_large", "request body too large"))
     query = request.query_params
     now = now_us()
     try:
@@ -89,10 +89,10 @@ async def capture(request: Request) -> Response:
         if batch.events:
             state.events.append(project_id, batch.events, now, historical=batch.historical_migration)
     except CaptureError as error:
-        return _error(request, error)
+        return error_response(request, error)
     if query.get("beacon") == "1":
-        return Response(status_code=204, headers=_cors(request))
-    return JSONResponse({"status": 1}, headers=_cors(request))
+        return Response(status_code=204, headers=cors_headers(request))
+    return JSONResponse({"status": 1}, headers=cors_headers(request))
 
 
 for _path in CAPTURE_PATHS:
