@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tests.support import ServerThread, Tenant
+from tests.support import ServerThread, Tenant, new_tenant
 
 
 @dataclass
@@ -39,6 +39,13 @@ def insert_events(server: ServerThread, team_id: int, events: Iterable[Event]) -
         for e in events
     ]
     server.state.engine.insert("events", rows)
+
+
+def loaded_tenant(server: ServerThread, events: Iterable[Event], timezone: str = "UTC") -> Tenant:
+    """A fresh project in ``timezone`` holding ``events``."""
+    tenant = new_tenant(server, timezone=timezone)
+    insert_events(server, tenant.project_id, events)
+    return tenant
 
 
 def merge_person(server: ServerThread, team_id: int, old: str, into: str) -> None:

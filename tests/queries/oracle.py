@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from tests.queries.events import Event
 
 NULL = "$$_posthog_breakdown_null_$$"
+OTHER = "$$_posthog_breakdown_other_$$"
+Key = str | tuple[str, ...] | None
 
 
 def _bucket(moment: datetime, interval: str) -> datetime:
@@ -28,9 +30,12 @@ def trends(
     tz: str,
     start: date,
     end: date,
-    breakdown: str | None,
-) -> dict[str | None, list[int]]:
-    """Bucket values per breakdown value for an absolute range [start, end] in ``tz``."""
+    breakdown: str | list[str] | None,
+) -> dict[Key, list[int]]:
+    """Bucket values per breakdown value for an absolute range [start, end] in ``tz``.
+
+    A list of breakdowns keys the values by a tuple, one string (or the null sentinel) per breakdown.
+    """
     zone = ZoneInfo(tz)
     lower = datetime.combine(start, time(), zone)
     upper = datetime.combine(end, time(), zone)
@@ -42,14 +47,18 @@ def trends(
     while current <= upper:
         buckets.append(current)
         current = (current.replace(tzinfo=None) + step).replace(tzinfo=zone)
-    seen: dict[tuple[str | None, datetime], set[str]] = defaultdict(set)
-    counts: dict[tuple[str | None, datetime], int] = defaultdict(int)
-    values: set[str | None] = set()
+    seen: dict[tuple[Key, datetime], set[str]] = defaultdict(set)
+    counts: dict[tuple[Key, datetime], int] = defaultdict(int)
+    values: set[Key] = set()
     for e in events:
         local = e.timestamp.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
         if e.event != event or not lower <= local <= upper:
             continue
-        value = (str(e.properties.get(breakdown) or "") or NULL) if breakdown else None
+        value: Key = None
+        if isinstance(breakdown, list):
+            value = tuple(str(e.properties.get(b) or "") or NULL for b in breakdown)
+        elif breakdown:
+            value = str(e.properties.get(breakdown) or "") or NULL
         key = (value, _bucket(local, interval).replace(tzinfo=None))
         values.add(value)
         counts[key] += 1
@@ -61,6 +70,25 @@ def trends(
             key = (value, b.replace(tzinfo=None))
             row.append(len(seen[key]) if math == "dau" else counts[key])
         out[value] = row
+    return out
+
+
+def limit(values: dict[Key, list[int]], top: int) -> dict[Key, list[int]]:
+    """Keep the ``top`` values (normal before null, more first, then by value); sum the rest as other."""
+
+    def parts(key: Key) -> tuple[str, ...]:
+        return key if isinstance(key, tuple) else (str(key),)
+
+    def rank(item: tuple[Key, list[int]]) -> tuple[bool, int, tuple[str, ...]]:
+        return (NULL in parts(item[0]), -sum(item[1]), parts(item[0]))
+
+    ordered = sorted(values.items(), key=rank)
+    out = dict(ordered[:top])
+    rest = ordered[top:]
+    if rest:
+        first = rest[0][0]
+        other: Key = (OTHER,) * len(first) if isinstance(first, tuple) else OTHER
+        out[other] = [sum(column) for column in zip(*(data for _, data in rest), strict=True)]
     return out
 
 

@@ -25,6 +25,17 @@ CASES: dict[str, dict[str, Any]] = {
         breakdownFilter={"breakdown": "$browser"},
         properties=[{"key": "email", "value": "x", "operator": "icontains", "type": "person"}],
     ),
+    "trends_multiple_breakdowns": trends(
+        [ev("$pageview", math="dau")],
+        dateRange=RANGE,
+        breakdownFilter={
+            "breakdowns": [
+                {"property": "$browser", "type": "event", "normalize_url": True},
+                {"property": "plan", "type": "person"},
+            ],
+            "breakdown_limit": 5,
+        },
+    ),
     "trends_weekly_active": trends([ev("$pageview", math="weekly_active")], dateRange=RANGE),
     "trends_p90_property": trends([ev("purchase", math="p90", math_property="price")], dateRange=RANGE),
     "funnel_exclusion_breakdown": {

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.queries import oracle
-from tests.queries.events import Event, ev, insert_events, run, trends
-from tests.support import ServerThread, new_tenant
+from tests.queries.events import Event, ev, loaded_tenant, run, trends
+from tests.support import ServerThread
 
 START, END = date(2024, 1, 2), date(2024, 1, 9)
 BASE = datetime(2023, 12, 31)
@@ -44,8 +44,7 @@ SETTINGS = settings(
 def test_trends_equal_oracle(
     server: ServerThread, events: list[Event], math: str, interval: str, tz: str, breakdown: bool
 ) -> None:
-    tenant = new_tenant(server, timezone=tz)
-    insert_events(server, tenant.project_id, events)
+    tenant = loaded_tenant(server, events, tz)
     query = trends(
         [ev("a", math=math)],
         interval=interval,
@@ -66,8 +65,7 @@ def test_trends_equal_oracle(
 @SETTINGS
 @given(events=event_sets(), hours=st.sampled_from([1, 24, 72]))
 def test_ordered_funnel_equals_oracle(server: ServerThread, events: list[Event], hours: int) -> None:
-    tenant = new_tenant(server)
-    insert_events(server, tenant.project_id, events)
+    tenant = loaded_tenant(server, events)
     query = {
         "kind": "FunnelsQuery",
         "series": [ev("a"), ev("b"), ev("c")],

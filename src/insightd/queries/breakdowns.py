@@ -1,40 +1,107 @@
-"""Breakdown ranking, limit and the "other" bucket (spec §3.2)."""
+"""Breakdown values, ranking, limit and the "other" bucket (spec §3.1–3.3).
+
+A breakdown key is ``None`` (no breakdown), a string (one breakdown) or a tuple of strings (multiple
+breakdowns, ``breakdownFilter.breakdowns``); results show a tuple as PostHog's list.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from insightd.queries.models import BreakdownFilter
+from insightd.queries.sql import Params, event_property, person_property
 
 NULL = "$$_posthog_breakdown_null_$$"
 OTHER = "$$_posthog_breakdown_other_$$"
+Key = str | tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One breakdown: the property, where it is read, and whether URLs are normalized."""
+
+    property: str
+    type: str  # "event" | "person"
+    normalize_url: bool
+
+
+def parts_of(bf: BreakdownFilter | None) -> list[Part]:
+    """The breakdowns of a filter; ``breakdowns`` (multiple) wins over ``breakdown``."""
+    if bf is None:
+        return []
+    if bf.breakdowns:
+        return [Part(str(b.property), b.type or "event", bool(b.normalize_url)) for b in bf.breakdowns]
+    if bf.breakdown:
+        return [Part(bf.breakdown, bf.breakdown_type or "event", bool(bf.breakdown_normalize_url))]
+    return []
+
+
+def value_sql(part: Part, params: Params) -> str:
+    """``ifNull(nullIf(toString(value), ''), NULL)``: NULL and '' both become the null sentinel."""
+    reader = person_property if part.type == "person" else event_property
+    raw = reader(part.property, params)
+    if part.normalize_url:
+        raw = f"if(empty(trimRight({raw}, '/?#')), '/', trimRight({raw}, '/?#'))"
+    return f"ifNull(nullIf(toString({raw}), ''), '{NULL}')"
+
+
+def key_sql(parts: list[Part], multiple: bool, params: Params) -> str:
+    """The SQL of the breakdown key: one value, or an array of values for multiple breakdowns."""
+    values = [value_sql(part, params) for part in parts]
+    return "[" + ", ".join(values) + "]" if multiple else values[0]
+
+
+def key_of(value: Any) -> Key:
+    """A breakdown key as the engine returns it (a list for multiple breakdowns) → a hashable key."""
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def as_json(key: Key) -> Any:
+    """``breakdown_value`` as PostHog returns it: the string, or a list for multiple breakdowns."""
+    return list(key) if isinstance(key, tuple) else key
+
+
+def label(key: Any) -> str:
+    """A breakdown's label: the value, or the values joined with ``::`` for multiple breakdowns."""
+    return "::".join(str(v) for v in key) if isinstance(key, list | tuple) else str(key)
 
 
 def _total(values: list[float] | float) -> float:
     return sum(values) if isinstance(values, list) else values
 
 
-def _kind(key: str | None) -> int:
-    return 2 if key == OTHER else 1 if key == NULL else 0
+def _kind(key: Any) -> int:
+    """Normal values rank first, then null, then other (a list is other/null if it contains one)."""
+    parts = tuple(key) if isinstance(key, list | tuple) else (key,)
+    return 2 if OTHER in parts else 1 if NULL in parts else 0
+
+
+def _order(key: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in key) if isinstance(key, list | tuple) else (str(key),)
 
 
 def limit_values(
-    values: dict[str | None, list[float] | float], limit: int
-) -> tuple[dict[str | None, list[float] | float], bool]:
+    values: dict[Key, list[float] | float], limit: int
+) -> tuple[dict[Key, list[float] | float], bool]:
     """Rank normal → null, then total desc, then value asc; merge everything past ``limit`` into other."""
-    ranked = sorted(values.items(), key=lambda kv: (_kind(kv[0]), -_total(kv[1]), str(kv[0])))
+    ranked = sorted(values.items(), key=lambda kv: (_kind(kv[0]), -_total(kv[1]), _order(kv[0])))
     kept, rest = ranked[:limit], ranked[limit:]
     out = dict(kept)
     if rest:
-        first = rest[0][1]
+        first_key, first = rest[0]
+        other: Key = (OTHER,) * len(first_key) if isinstance(first_key, tuple) else OTHER
         if isinstance(first, list):
             columns = [v for _, v in rest if isinstance(v, list)]
-            out[OTHER] = [sum(col) for col in zip(*columns, strict=True)]
+            out[other] = [sum(col) for col in zip(*columns, strict=True)]
         else:
-            out[OTHER] = sum(v for _, v in rest if not isinstance(v, list))
+            out[other] = sum(v for _, v in rest if not isinstance(v, list))
     return out, bool(rest)
 
 
-def formula_rank(item: dict[str, Any]) -> tuple[int, float, str]:
+def formula_rank(item: dict[str, Any]) -> tuple[int, float, tuple[str, ...]]:
     total = item.get("aggregated_value")
     if total is None:
         total = sum(item.get("data") or [])
-    return (_kind(item.get("breakdown_value")), -float(total), str(item.get("breakdown_value")))
+    value = item.get("breakdown_value")
+    return (_kind(value), -float(total), _order(value))

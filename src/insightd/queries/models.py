@@ -124,8 +124,25 @@ class ExclusionNode(EventsNode):
     funnelToStep: int
 
 
+class Breakdown(Node):
+    """One of several breakdowns (``breakdownFilter.breakdowns``, spec §3.3)."""
+
+    property: str | int
+    type: Literal["event", "person"] | None = "event"
+    normalize_url: bool | None = None
+    histogram_bin_count: int | None = None
+    group_type_index: int | None = None
+
+    @model_validator(mode="after")
+    def _check_supported(self) -> Breakdown:
+        if self.histogram_bin_count is not None:
+            raise ValueError("histogram_bin_count is not supported in multiple breakdowns yet")
+        return self
+
+
 class BreakdownFilter(Node):
     breakdown: str | None = None
+    breakdowns: list[Breakdown] | None = Field(default=None, max_length=3)
     breakdown_type: Literal["event", "person"] | None = "event"
     breakdown_limit: int | None = Field(default=None, ge=1, le=10000)
     breakdown_hide_other_aggregation: bool | None = None
@@ -198,6 +215,12 @@ class FunnelsQuery(InsightQuery):
     kind: Literal["FunnelsQuery"] = "FunnelsQuery"
     interval: IntervalType | None = None
     funnelsFilter: FunnelsFilter | None = None
+
+    @model_validator(mode="after")
+    def _check_breakdowns(self) -> FunnelsQuery:
+        if self.breakdownFilter and self.breakdownFilter.breakdowns:
+            raise ValueError("Multiple breakdowns (breakdownFilter.breakdowns) are only supported in trends")
+        return self
 
 
 class HogQLFilters(Node):

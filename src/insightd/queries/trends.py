@@ -15,7 +15,7 @@ from insightd.queries.models import PROPERTY_MATHS, TOTAL_VALUE_DISPLAYS, Events
 from insightd.queries.properties import FilterBuilder, uses_person
 from insightd.queries.runner import QueryContext
 from insightd.queries.source import events_from
-from insightd.queries.sql import Params, event_property, person_property
+from insightd.queries.sql import Params, event_property
 
 QUANTILES = {"median": 0.5, "p75": 0.75, "p90": 0.9, "p95": 0.95, "p99": 0.99}
 BUCKET_FUNCTIONS = {
@@ -26,7 +26,7 @@ BUCKET_FUNCTIONS = {
     "month": "toStartOfMonth({t})",
 }
 ROLLING_DAYS = {"weekly_active": 7, "monthly_active": 30}
-Values = dict[str | None, list[float] | float]
+Values = dict[breakdowns.Key, list[float] | float]
 
 
 @dataclass
@@ -65,9 +65,9 @@ class TrendsRunner:
         self.query, self.ctx = query, ctx
         self.display = (query.trendsFilter.display if query.trendsFilter else None) or "ActionsLineGraph"
         self.total_value = self.display in TOTAL_VALUE_DISPLAYS
-        self.breakdown = (
-            query.breakdownFilter if query.breakdownFilter and query.breakdownFilter.breakdown else None
-        )
+        self.parts = breakdowns.parts_of(query.breakdownFilter)
+        self.multiple = bool(query.breakdownFilter and query.breakdownFilter.breakdowns)
+        self.breakdown = query.breakdownFilter if self.parts else None
 
     @property
     def interval(self) -> str:
@@ -95,20 +95,11 @@ class TrendsRunner:
     def _bucket(self, column: str, interval: str) -> str:
         return BUCKET_FUNCTIONS[interval].format(t=f"toTimeZone({column}, '{self.ctx.timezone}')")
 
-    def _breakdown_expr(self, params: Params) -> str:
-        assert self.breakdown is not None and self.breakdown.breakdown is not None
-        builder_type = self.breakdown.breakdown_type or "event"
-        key = self.breakdown.breakdown
-        raw = person_property(key, params) if builder_type == "person" else event_property(key, params)
-        if self.breakdown.breakdown_normalize_url:
-            raw = f"if(empty(trimRight({raw}, '/?#')), '/', trimRight({raw}, '/?#'))"
-        return f"ifNull(nullIf(toString({raw}), ''), '{breakdowns.NULL}')"
-
     def _filters(self, series: EventsNode, params: Params) -> tuple[str, bool]:
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         parts = [builder.where(self.query.properties), builder.where(series.properties)]
         person = uses_person(self.query.properties) or uses_person(series.properties)
-        if self.breakdown and self.breakdown.breakdown_type == "person":
+        if any(part.type == "person" for part in self.parts):
             person = True
         return " AND ".join(p for p in parts if p != "1") or "1", person
 
@@ -132,7 +123,7 @@ class TrendsRunner:
         tz = self.ctx.timezone
         math_ = _effective_math(series, rng.interval)
         filters, person_props = self._filters(series, params)
-        breakdown = self._breakdown_expr(params) if self.breakdown else "''"
+        breakdown = breakdowns.key_sql(self.parts, self.multiple, params) if self.parts else "''"
         event = f"events.event = {params.string(series.event)}" if series.event is not None else "1"
         team = params.add(self.ctx.team_id, "UInt64")
         lower = rng.where_from
@@ -220,7 +211,7 @@ class TrendsRunner:
         out: Values = {}
         if self.total_value:
             for _bucket, value_key, value in rows:
-                out[value_key if self.breakdown else None] = _number(value)
+                out[breakdowns.key_of(value_key) if self.breakdown else None] = _number(value)
             return out
         width = 19 if rng.interval in ("hour", "minute") else 10
         index = {b.strftime("%Y-%m-%d %H:%M:%S")[:width]: i for i, b in enumerate(rng.buckets())}
@@ -229,7 +220,7 @@ class TrendsRunner:
             position = index.get(str(bucket)[:width])
             if position is None:
                 continue
-            key = value_key if self.breakdown else None
+            key = breakdowns.key_of(value_key) if self.breakdown else None
             data = out.setdefault(key, [0.0] * size)
             assert isinstance(data, list)
             data[position] += _number(value)
@@ -301,12 +292,13 @@ class TrendsRunner:
         return series.event if series.event is not None else "All events"
 
     def _item(
-        self, result: SeriesResult, key: str | None, data: list[float] | float, compare: bool
+        self, result: SeriesResult, key: breakdowns.Key, data: list[float] | float, compare: bool
     ) -> dict[str, Any]:
         series, rng = result.series, result.range
         label = self._label(series)
         if self.breakdown:
-            label = str(key) if len(self.query.series) == 1 else f"{label} - {key}"
+            value = breakdowns.label(key)
+            label = value if len(self.query.series) == 1 else f"{label} - {value}"
         days = rng.day_strings()
         item: dict[str, Any] = {
             "label": label,
@@ -342,7 +334,7 @@ class TrendsRunner:
                 }
             )
         if self.breakdown:
-            item["breakdown_value"] = key
+            item["breakdown_value"] = breakdowns.as_json(key)
         if compare:
             item["compare"] = True
             item["compare_label"] = result.period
@@ -378,7 +370,11 @@ class TrendsRunner:
             "interval": rng.interval,
             "display": self.display,
         }
-        if self.breakdown:
+        if self.multiple:
+            out["breakdowns"] = [
+                {"property": p.property, "type": p.type, "normalize_url": p.normalize_url} for p in self.parts
+            ]
+        elif self.breakdown:
             out.update(
                 {"breakdown": self.breakdown.breakdown, "breakdown_type": self.breakdown.breakdown_type}
             )
@@ -407,7 +403,7 @@ class TrendsRunner:
                 item = dict(template)
                 item.update({"label": f"Formula ({formula})", "action": None, "order": order})
                 if self.breakdown:
-                    item["label"] = str(key)
+                    item["label"] = breakdowns.label(key)
                 if self.total_value:
                     value = evaluate(tree, [_number(i["aggregated_value"]) if i else 0.0 for i in matched])
                     item.update({"aggregated_value": _clean(value), "data": None, "count": 0})
