@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a key's owner and project access are remembered (0: look up every request).",
     )
+    engine_connections: int = Field(
+        default=3,
+        ge=1,
+        le=32,
+        description="Query connections to the embedded engine: how many insight queries run at once.",
+    )
     site_url: str | None = Field(default=None, description="Public base URL, used in absolute links.")
     wal_fsync: bool = Field(
         default=False,

@@ -73,7 +73,9 @@ class AppState:
                     from insightd.engine.chdb import ChDBEngine
                     from insightd.events.schema import ALL_DDL
 
-                    engine = ChDBEngine(self.settings.data_dir / "events")
+                    engine = ChDBEngine(
+                        self.settings.data_dir / "events", connections=self.settings.engine_connections
+                    )
                     for ddl in ALL_DDL:
                         engine.execute(ddl)
                     self._engine = engine

@@ -3,15 +3,21 @@
 One process may own a chDB data directory at a time. Queries carry their id in a comment
 (``/* insightd_query_id:<id> */``) so that ``cancel`` can ``KILL QUERY`` them from a second
 connection while the first one is blocked running them (chDB releases the GIL meanwhile).
+
+A chDB connection runs one statement at a time, so queries borrow one of a small pool of
+connections to the same data directory and independent queries run concurrently. A connection whose
+query failed (killed, typically) is cleaned before it is lent again: chDB hands a killed query's
+unread output to the next query on its connection, and keeps it in ``system.processes`` until then.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +28,12 @@ from insightd.engine.base import EngineError, QueryCancelled, QueryResult, Query
 _QUERY_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
 _CODE = re.compile(r"Code: (\d+)")
 _SYNTAX_CODES = {46, 47, 60, 62, 36, 43, 53, 386, 184, 215}
+DEFAULT_CONNECTIONS = 3
+# Per query, and for all concurrent queries together: the pool's queries cannot take all 24 GiB.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "max_threads": 2,
-    "max_memory_usage": 8 * 1024**3,
+    "max_memory_usage": 6 * 1024**3,
+    "max_memory_usage_for_user": 16 * 1024**3,
     "output_format_json_quote_64bit_integers": 0,
     "output_format_json_quote_decimals": 0,
 }
@@ -65,17 +74,65 @@ def _setting_value(value: Any) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+class _Pool:
+    """A fixed set of query connections, each lent to one borrower at a time (the most recently
+    returned first). A connection given back after a failure is cleaned, or replaced if it fails."""
+
+    def __init__(self, connect: Callable[[], Any], size: int) -> None:
+        self._connect = connect
+        self._lock = threading.Lock()
+        self._all = [connect() for _ in range(size)]
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        for conn in self._all:
+            self._idle.put(conn)
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[Any]:
+        conn = self._idle.get()
+        failed = True
+        try:
+            yield conn
+            failed = False
+        finally:
+            self._idle.put(self._clean(conn) if failed else conn)
+
+    def _clean(self, conn: Any) -> Any:
+        """Run a trivial query: it takes a killed query's leftover output and ends its entry."""
+        try:
+            conn.query("SELECT 1", "CSV")
+            return conn
+        except Exception:
+            with contextlib.suppress(Exception):
+                conn.close()
+            fresh = self._connect()
+            with self._lock:
+                self._all = [fresh if c is conn else c for c in self._all]
+            return fresh
+
+    def close(self) -> None:
+        with self._lock:
+            conns = list(self._all)
+        for conn in conns:
+            with contextlib.suppress(Exception):  # best effort at shutdown
+                conn.close()
+
+
 class ChDBEngine:
     name = "chdb"
 
-    def __init__(self, path: Path, settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, path: Path, settings: Mapping[str, Any] | None = None, *, connections: int = DEFAULT_CONNECTIONS
+    ) -> None:
         import chdb  # heavy: imported only when an engine is opened
 
+        if connections < 1:
+            raise ValueError("a chDB engine needs at least one query connection")
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
-        self._conn = chdb.connect(str(path))
-        self._control = chdb.connect(str(path))  # a second connection, for KILL QUERY
+        self.connections = connections
+        self._queries = _Pool(lambda: chdb.connect(str(path)), connections)
+        self._control = chdb.connect(str(path))  # for KILL QUERY, while query connections are busy
         self._writer = chdb.connect(str(path))  # inserts, so they never share a connection with queries
         self._lock = threading.Lock()
 
@@ -103,11 +160,12 @@ class ChDBEngine:
         statement = self._sql(sql, query_id, settings)
         started = time.perf_counter()
         try:
-            result = self._conn.query(statement, "JSONCompact", params=dict(params or {}))
+            with self._queries.borrow() as conn:
+                result = conn.query(statement, "JSONCompact", params=dict(params or {}))
+                raw = result.bytes() if hasattr(result, "bytes") else bytes(result)
         except Exception as exc:  # chDB raises RuntimeError-like errors for engine failures
             raise _map_error(exc) from exc
         elapsed = (time.perf_counter() - started) * 1000
-        raw = result.bytes() if hasattr(result, "bytes") else bytes(result)
         if not raw:
             return QueryResult(columns=[], types=[], rows=[], elapsed_ms=elapsed)
         payload = _last_document(raw.decode())
@@ -194,6 +252,7 @@ class ChDBEngine:
         return bool(str(out).strip())
 
     def close(self) -> None:
-        for conn in (self._writer, self._control, self._conn):
+        for conn in (self._writer, self._control):
             with contextlib.suppress(Exception):  # best effort at shutdown
                 conn.close()
+        self._queries.close()
