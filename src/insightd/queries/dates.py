@@ -297,3 +297,25 @@ def previous_period(current: ResolvedRange, date_from: str | None, date_to: str 
         explicit=current.explicit,
         raw_to=aware_to,
     )
+
+
+def compare_to_period(current: ResolvedRange, compare_to: str) -> ResolvedRange:
+    """PostHog's ``QueryCompareToDateRange`` (spec §2.7): ``compare_to`` (e.g. ``-1w``) applied to the
+    current ``date_from`` gives the previous start; the previous end keeps the current length."""
+    tz = current.date_from.tzinfo
+    assert isinstance(tz, ZoneInfo)
+    start = parse_date(compare_to, current.date_from, tz).moment
+    length = current.date_to.replace(tzinfo=None) - current.date_from.replace(tzinfo=None)
+    end = _normalize(start.replace(tzinfo=None) + length, tz)
+    exact = current.where_from == current.date_from
+    where_from = start if exact else start_of(start, "month" if current.interval == "month" else "day")
+    return ResolvedRange(
+        date_from=start,
+        date_to=end,
+        where_from=where_from,
+        interval=current.interval,
+        week_start=current.week_start,
+        relative_from=current.relative_from,
+        explicit=current.explicit,
+        raw_to=end,
+    )

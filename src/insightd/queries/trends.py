@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from insightd.queries import breakdowns
-from insightd.queries.dates import ResolvedRange, previous_period, resolve
+from insightd.queries.dates import ResolvedRange, compare_to_period, previous_period, resolve
 from insightd.queries.formula import evaluate, parse_formula
 from insightd.queries.models import PROPERTY_MATHS, TOTAL_VALUE_DISPLAYS, EventsNode, TrendsQuery
 from insightd.queries.properties import FilterBuilder, uses_person
@@ -234,7 +234,10 @@ class TrendsRunner:
             self.query.compareFilter and self.query.compareFilter.compare and current.relative_from != "all"
         )
         dr = self.query.dateRange
-        if compare:
+        compare_to = self.query.compareFilter.compare_to if self.query.compareFilter else None
+        if compare and compare_to:
+            periods.append(("previous", compare_to_period(current, compare_to)))
+        elif compare:
             periods.append(
                 (
                     "previous",
