@@ -123,6 +123,20 @@ def test_other_bucket_total_value_and_formula(server: ServerThread) -> None:
     rows = [(item["breakdown_value"], item["aggregated_value"]) for item in body["results"]]
     assert rows == [(["Chrome", "Mac"], 2), (other, 2)]
     assert body["hasMore"] is True
+    hidden = run(
+        tenant,
+        trends(
+            [ev("a")],
+            dateRange=RANGE,
+            breakdownFilter={
+                "breakdowns": BROWSER_OS,
+                "breakdown_limit": 1,
+                "breakdown_hide_other_aggregation": True,
+            },
+        ),
+    )
+    assert [item["breakdown_value"] for item in hidden["results"]] == [["Chrome", "Mac"]]
+    assert hidden["hasMore"] is True
     formula = run(
         tenant,
         trends(

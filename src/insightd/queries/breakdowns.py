@@ -77,6 +77,11 @@ def _kind(key: Any) -> int:
     return 2 if OTHER in parts else 1 if NULL in parts else 0
 
 
+def is_other(key: Any) -> bool:
+    """The "other" bucket (for multiple breakdowns: the list of other sentinels)."""
+    return _kind(key) == 2
+
+
 def _order(key: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in key) if isinstance(key, list | tuple) else (str(key),)
 

@@ -283,7 +283,7 @@ class TrendsRunner:
                 values, more = breakdowns.limit_values(values, limit)
                 has_more = has_more or more
                 if self.breakdown.breakdown_hide_other_aggregation:
-                    values = {k: v for k, v in values.items() if k != breakdowns.OTHER}
+                    values = {k: v for k, v in values.items() if not breakdowns.is_other(k)}
             elif not values:
                 values = {None: 0.0 if self.total_value else [0.0] * len(result.range.buckets())}
             per_series.append([self._item(result, key, data, compare) for key, data in values.items()])
