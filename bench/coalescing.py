@@ -5,14 +5,17 @@ embedded store, measures, prints a table and stops (bounded: every request has a
 
     .venv/bin/python -m bench.coalescing                 # the figures in bench/README.md
     .venv/bin/python -m bench.coalescing --rounds 3
+    .venv/bin/python -m bench.coalescing --connections 1   # one query connection: queries queue
 
 1. 50 concurrent identical refreshes (GET insights/{id}/?refresh=force_blocking) of a SQL insight
    whose query takes about a second: the leader is sent first, the 49 followers as soon as its engine
    query runs. Engine executions per round, latency of the leader vs the followers.
 2. The same 50 fired at once at a trends insight over 1M events (a ~100 ms query).
 3. Cancel: an endless query, then POST insights/cancel/; the cancel's response time, the waiting
-   request's 400, and "stopped": a probe query on the engine completes (the engine's query
-   connection runs one statement at a time, so the probe proves the killed one has ended).
+   request's 400, and "stopped": the killed query has left the engine's ``system.processes`` (its
+   connection is cleaned before it goes back to the pool).
+4. A short query (count of 1M events) alone, and while a long one (a ~4 s cross join) runs: with
+   the engine's pool of query connections it does not wait for the long one.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ SQL_ROWS = 500
 SMALL = f"(select uuid from events limit {SQL_ROWS})"
 FINITE = f"select count() from {SMALL} a cross join {SMALL} b cross join {SMALL} c"
 ENDLESS = f"{FINITE} cross join {SMALL} d"
+LONG_ROWS = 180
+LONG_SMALL = f"(select uuid from events limit {LONG_ROWS})"
+LONG = " cross join ".join(f"{LONG_SMALL} {t}" for t in "abcd").join(("select count() from ", ""))
+SHORT = "select count() from events"
 TRENDS = {
     "kind": "InsightVizNode",
     "source": {
@@ -79,8 +86,8 @@ def timed_get(client: httpx.Client, url: str, params: dict[str, str]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def setup(folder: Path) -> tuple[AppState, Settings, int, str]:
-    settings = Settings(data_dir=folder, rate_limits="off")  # type: ignore[arg-type]
+def setup(folder: Path, connections: int) -> tuple[AppState, Settings, int, str]:
+    settings = Settings(data_dir=folder, rate_limits="off", engine_connections=connections)  # type: ignore[arg-type]
     state = AppState.open(settings)
     with state.db.write() as session:
         project = accounts.create_project(session, "Bench")
@@ -98,9 +105,10 @@ def setup(folder: Path) -> tuple[AppState, Settings, int, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=3, help="the engine's query connections")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="insightd-bench-coalescing-"))
-    state, settings, team, key = setup(folder)
+    state, settings, team, key = setup(folder, args.connections)
     inspector = chdb.connect(str(folder / "events"))
     server = None
     try:
@@ -157,10 +165,11 @@ def main() -> None:
                 client.post, f"/api/projects/{team}/query/", json=body
             )
 
-            def runs(marker: str = marker) -> bool:
+            def runs(marker: str = marker, killed_too: bool = False) -> bool:
                 out = inspector.query(
                     "SELECT count() FROM system.processes WHERE position(query, {m:String}) > 0 "
-                    "AND position(query, 'system.processes') = 0 AND NOT is_cancelled",
+                    "AND position(query, 'system.processes') = 0"
+                    + ("" if killed_too else " AND NOT is_cancelled"),
                     "CSV",
                     params={"m": marker},
                 )
@@ -172,12 +181,31 @@ def main() -> None:
             cancel_ms.append((time.perf_counter() - started) * 1000)
             assert waiting.result(30).status_code == 400
             waiter_ms.append((time.perf_counter() - started) * 1000)
-            probe = {
-                "query": {"kind": "HogQLQuery", "query": "select count() from events"},
+            wait_until(lambda marker=marker: not runs(marker, killed_too=True))
+            stopped_ms.append((time.perf_counter() - started) * 1000)
+
+        # 4. a short query while a long one runs
+        def query_ms(sql: str, qid: str | None = None) -> float:
+            body: dict[str, Any] = {
+                "query": {"kind": "HogQLQuery", "query": sql},
                 "refresh": "force_blocking",
             }
-            client.post(f"/api/projects/{team}/query/", json=probe).raise_for_status()
-            stopped_ms.append((time.perf_counter() - started) * 1000)
+            if qid is not None:
+                body["client_query_id"] = qid
+            started = time.perf_counter()
+            client.post(f"/api/projects/{team}/query/", json=body).raise_for_status()
+            return (time.perf_counter() - started) * 1000
+
+        long_ms = [query_ms(LONG) for _ in range(2)]
+        short_ms = [query_ms(SHORT) for _ in range(args.rounds)]
+        beside_ms: list[float] = []
+        for _ in range(args.rounds):
+            qid = uuid.uuid4().hex
+            marker = f"insightd_query_id:{engine_query_id(f'p{team}:{qid}')} */"
+            long = pool.submit(query_ms, LONG, qid)
+            wait_until(lambda marker=marker: runs(marker))
+            beside_ms.append(query_ms(SHORT))
+            long.result(120)
 
         print(f"\n{CONCURRENCY} identical refreshes x {args.rounds} rounds")
         print(f"{'scenario':<44} {'execs/round':>11} {'p50 ms':>8} {'p99 ms':>8}")
@@ -202,7 +230,15 @@ def main() -> None:
         for name, values in (
             ("cancel request answered (201)", cancel_ms),
             ("waiting request answered (400 cancelled)", waiter_ms),
-            ("engine stopped (probe query completed)", stopped_ms),
+            ("engine stopped (left system.processes)", stopped_ms),
+        ):
+            print(f"{name:<44} {pct(values, 0.5):>8.0f} {max(values):>8.0f}")
+        print(f"\nshort query while a long one runs, {args.connections} query connection(s)")
+        print(f"{'':<44} {'p50 ms':>8} {'max ms':>8}")
+        for name, values in (
+            (f"long query alone ({LONG_ROWS}^4 cross join)", long_ms),
+            ("short query alone (count of 1M events)", short_ms),
+            ("short query while the long one runs", beside_ms),
         ):
             print(f"{name:<44} {pct(values, 0.5):>8.0f} {max(values):>8.0f}")
         client.close()
