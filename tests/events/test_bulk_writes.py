@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
+from insightd.events.fresh import FreshKeys, uuid_keys
 from insightd.events.loader import normalise, to_ipc
 from insightd.events.persons import PERSON_NAMESPACE, person_uuid
 from insightd.events.schema import MATERIALIZED_PROPERTIES
@@ -108,3 +109,38 @@ def test_loader_keeps_property_text_when_there_is_nothing_to_fold_in() -> None:
     assert table.column("properties").to_pylist() == [text]
     table, _ = normalise(pa.Table.from_pylist([_row("d", 1, text) | {"set": '{"plan": "pro"}'}]))
     assert json.loads(table.column("properties")[0].as_py()) == {"b": 2, "a": "x", "$set": {"plan": "pro"}}
+
+
+def test_a_project_loaded_from_empty_still_stores_each_uuid_once(
+    store: Store, capture: httpx.Client, token: str
+) -> None:
+    """The first bulk write finds the project empty and skips the index probe from then on; repeats
+    across writes (in any spelling of the uuid), and events captured in between, are still caught."""
+    first = [_row(f"u{i}", 1, {}) for i in range(30)]
+    assert _load(store, first) == {"stored": 30, "duplicates": 0}
+    second = first[:5] + [_row(f"v{i}", 2, {}) for i in range(5)]
+    assert _load(store, second) == {"stored": 5, "duplicates": 5}
+    respelled = [{**r, "uuid": r["uuid"].upper().replace("-", "")} for r in first[5:10]]
+    assert _load(store, respelled + [_row("y", 2, {})]) == {"stored": 1, "duplicates": 5}
+    captured = {"event": "$pageview", "distinct_id": "w", "uuid": str(uuid.uuid4())}
+    assert capture.post("/batch/", json={"api_key": token, "batch": [captured]}).status_code == 200
+    store.flush()
+    third = [{**_row("w", 3, {}), "uuid": captured["uuid"]}, first[0], _row("x", 3, {})]
+    assert _load(store, third) == {"stored": 1, "duplicates": 2}
+    assert store.stats()["events"] == 30 + 5 + 1 + 1 + 1
+
+
+def test_fresh_keys_find_every_repeat() -> None:
+    rng = random.Random(3)
+    uuids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(5000)]
+    keys = uuid_keys(pa.array(uuids))
+    assert keys is not None
+    assert keys.tolist() == [int(u.replace("-", "")[-16:], 16) for u in uuids]
+    assert uuid_keys(pa.array([u.upper() for u in uuids])).tolist() == keys.tolist()  # type: ignore[union-attr]
+    assert uuid_keys(pa.array([uuids[0].replace("-", "")])) is None
+    fresh = FreshKeys()
+    assert fresh.add(keys[:2500])
+    assert fresh.add(keys[2500:4000])
+    probe = uuid_keys(pa.chunked_array([pa.array(uuids[3000:])]))
+    assert probe is not None
+    assert fresh.candidates(probe).tolist() == list(range(1000))

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from insightd.engine.base import Engine
+from insightd.events.fresh import FreshKeys, Keys, uuid_keys
 from insightd.events.persons import MERGE_EVENTS, Created, PersonChanges, PersonStore
 from insightd.events.schema import materialized_on_insert
 
@@ -57,6 +58,9 @@ class EventWriter:
     def __init__(self, engine: Engine, persons: PersonStore | None = None) -> None:
         self.engine = engine
         self.persons = persons or PersonStore()
+        # Projects that had no stored event when a bulk load began, with every uuid stored since:
+        # their dedup check is a set lookup instead of a probe of ``event_uuids``.
+        self._fresh: dict[int, FreshKeys] = {}
 
     @classmethod
     def open(cls, engine: Engine) -> EventWriter:
@@ -130,6 +134,8 @@ class EventWriter:
                     teams.append(team)
                     nows.append(now)
                     events.append(event)
+        for team in set(teams):
+            self._fresh.pop(team, None)  # capture writes there too: probe the index again
         stored_before = self.existing(teams, [e["uuid"] for e in events])
         if stored_before:
             keep = [i for i, e in enumerate(events) if (teams[i], e["uuid"]) not in stored_before]
@@ -160,15 +166,15 @@ class EventWriter:
     def write_table(self, team_id: int, table: Any, token: str | None = None) -> WriteResult:
         """Store a normalised table (``loader.normalise`` columns) for one project."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         total = table.num_rows
         table = _unique_rows(table)
         team_col = pa.repeat(pa.scalar(team_id, pa.uint64()), table.num_rows)
-        known = self.existing(team_col, table.column("uuid"))
-        if known:
-            mask = pc.invert(pc.is_in(table.column("uuid"), value_set=pa.array([u for _, u in known])))
+        keys = self._fresh_keys(team_id, table.column("uuid"))
+        mask = self._new_rows(team_id, team_col, table.column("uuid"), keys)
+        if mask is not None:
             table = table.filter(mask)
+            keys = keys[mask.to_numpy(zero_copy_only=False)] if keys is not None else None
             team_col = team_col.slice(0, table.num_rows)
         person_ids, person_props = self._bulk_persons(team_id, table)
         out = pa.table(
@@ -187,7 +193,50 @@ class EventWriter:
             schema=event_schema(),
         )
         self._insert(out, token)
+        self._remember(team_id, keys)
         return WriteResult(stored=out.num_rows, duplicates=total - out.num_rows)
+
+    def _fresh_keys(self, team_id: int, uuids: Any) -> Keys | None:
+        """The uuids' keys when the project started empty (None: probe the index instead)."""
+        if team_id not in self._fresh and not self._has_events(team_id):
+            self._fresh[team_id] = FreshKeys()
+        if team_id not in self._fresh:
+            return None
+        keys = uuid_keys(uuids)
+        if keys is None:
+            del self._fresh[team_id]  # uuids not in canonical spelling: probe the index from now on
+        return keys
+
+    def _new_rows(self, team_id: int, team_col: Any, uuids: Any, keys: Keys | None) -> Any:
+        """A mask of the rows not stored yet, or None when all are new."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        probe_teams, probe = team_col, uuids
+        if keys is not None:
+            maybe = self._fresh[team_id].candidates(keys)  # only these can be repeats: confirm them
+            if len(maybe) == 0:
+                return None
+            probe_teams, probe = team_col.take(pa.array(maybe)), uuids.take(pa.array(maybe))
+        known = self.existing(probe_teams, probe)
+        if not known:
+            return None
+        stored = pa.array([u.replace("-", "") for _, u in known])  # any spelling toUUID reads
+        return pc.invert(pc.is_in(pc.utf8_lower(pc.replace_substring(uuids, "-", "")), value_set=stored))
+
+    def _remember(self, team_id: int, keys: Keys | None) -> None:
+        """After a successful insert: the stored uuids of a project that started empty."""
+        fresh = self._fresh.get(team_id)
+        if fresh is not None and (keys is None or not fresh.add(keys)):
+            del self._fresh[team_id]
+
+    def _has_events(self, team_id: int) -> bool:
+        return bool(
+            self.engine.execute(
+                "SELECT count() FROM (SELECT 1 FROM event_uuids WHERE team_id = {team:UInt64} LIMIT 1)",
+                {"team": team_id},
+            ).rows[0][0]
+        )
 
     def _bulk_persons(self, team_id: int, table: Any) -> tuple[Any, Any]:
         """Person ids for a bulk table: events that change persons go through the person rules one
