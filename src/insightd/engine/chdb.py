@@ -97,14 +97,19 @@ class _Pool:
             self._idle.put(self._clean(conn) if failed else conn)
 
     def _clean(self, conn: Any) -> Any:
-        """Run a trivial query: it takes a killed query's leftover output and ends its entry."""
+        """Run a trivial query: it takes a killed query's leftover output and ends its entry. A
+        connection that fails even that is replaced (kept if no new one opens: never raises, and
+        the pool never shrinks, so borrowers cannot wait forever)."""
         try:
             conn.query("SELECT 1", "CSV")
             return conn
         except Exception:
+            try:
+                fresh = self._connect()
+            except Exception:
+                return conn
             with contextlib.suppress(Exception):
                 conn.close()
-            fresh = self._connect()
             with self._lock:
                 self._all = [fresh if c is conn else c for c in self._all]
             return fresh
