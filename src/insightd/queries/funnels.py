@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from insightd.errors import QueryError
 from insightd.queries import funnel_sql
-from insightd.queries.dates import ResolvedRange, resolve, start_of
+from insightd.queries.dates import ResolvedRange, start_of
 from insightd.queries.funnel_walk import Event, Walk, walk_ordered, walk_unordered
 from insightd.queries.models import EventsNode, FunnelsFilter, FunnelsQuery
 from insightd.queries.properties import FilterBuilder, uses_person
@@ -90,18 +90,7 @@ class FunnelsRunner:
             raise QueryError("Only the first step can be used for breakdown attribution in unordered funnels")
 
     def _range(self) -> ResolvedRange:
-        dr = self.query.dateRange
-        date_from = dr.date_from if dr else None
-        earliest = self.ctx.earliest_timestamp() if date_from and date_from.strip() == "all" else None
-        return resolve(
-            date_from,
-            dr.date_to if dr else None,
-            self.interval,
-            self.ctx.tz,
-            self.ctx.now,
-            explicit=bool(dr and dr.explicitDate),
-            earliest=earliest,
-        )
+        return self.ctx.resolve_range(self.query.dateRange, self.interval)
 
     # -- SQL ---------------------------------------------------------------------------------------
     def _node_condition(self, node: EventsNode, builder: FilterBuilder, params: Params) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from insightd.queries import breakdowns
-from insightd.queries.dates import ResolvedRange, compare_to_period, previous_period, resolve
+from insightd.queries.dates import ResolvedRange, compare_to_period, previous_period
 from insightd.queries.formula import evaluate, parse_formula
 from insightd.queries.models import PROPERTY_MATHS, TOTAL_VALUE_DISPLAYS, EventsNode, TrendsQuery
 from insightd.queries.properties import FilterBuilder, uses_person
@@ -77,18 +77,8 @@ class TrendsRunner:
         return self._range().date_to
 
     def _range(self) -> ResolvedRange:
-        dr = self.query.dateRange
-        date_from = dr.date_from if dr else None
-        explicit = bool(dr and dr.explicitDate) or self.display == "BoldNumber"
-        earliest = self.ctx.earliest_timestamp() if date_from and date_from.strip() == "all" else None
-        return resolve(
-            date_from,
-            dr.date_to if dr else None,
-            self.interval,
-            self.ctx.tz,
-            self.ctx.now,
-            explicit=explicit,
-            earliest=earliest,
+        return self.ctx.resolve_range(
+            self.query.dateRange, self.interval, explicit=self.display == "BoldNumber"
         )
 
     # -- SQL ---------------------------------------------------------------------------------------

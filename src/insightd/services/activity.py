@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from insightd.services.context import Actor
 from insightd.store.models import ActivityLog, User
 
 
@@ -16,20 +17,20 @@ def change(scope: str, field: str, before: Any, after: Any, action: str = "chang
 
 def log_activity(
     session: Session,
-    *,
-    project_id: int,
-    user_id: int | None,
+    actor: Actor,
     scope: str,
     item_id: int | str,
     activity: str,
+    *,
     name: str | None,
     short_id: str | None = None,
     changes: list[dict[str, Any]] | None = None,
 ) -> None:
+    """One entry: ``actor`` did ``activity`` (created, updated, deleted, restored) to an item of ``scope``."""
     session.add(
         ActivityLog(
-            project_id=project_id,
-            user_id=user_id,
+            project_id=actor.project_id,
+            user_id=actor.user.id,
             scope=scope,
             item_id=str(item_id),
             activity=activity,

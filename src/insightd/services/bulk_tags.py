@@ -93,11 +93,10 @@ def bulk_update_tags(
     for object_id, (before, after) in changed.items():
         log_activity(
             session,
-            project_id=actor.project_id,
-            user_id=actor.user.id,
-            scope=scope,
-            item_id=object_id,
-            activity="updated",
+            actor,
+            scope,
+            object_id,
+            "updated",
             name=targets[object_id].name,
             short_id=targets[object_id].short_id,
             changes=[change(scope, "tags", before, after)],

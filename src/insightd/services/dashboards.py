@@ -48,11 +48,10 @@ def create_dashboard(session: Session, actor: Actor, data: dict[str, Any]) -> Da
         replace_tags(session, actor.project_id, "dashboard", {dashboard.id: normalize_tags(data["tags"])})
     log_activity(
         session,
-        project_id=actor.project_id,
-        user_id=actor.user.id,
-        scope=SCOPE,
-        item_id=dashboard.id,
-        activity="created",
+        actor,
+        SCOPE,
+        dashboard.id,
+        "created",
         name=dashboard.name,
     )
     return dashboard
@@ -82,11 +81,10 @@ def update_dashboard(session: Session, actor: Actor, dashboard_id: int, data: di
             activity = "deleted" if dashboard.deleted else "restored"
         log_activity(
             session,
-            project_id=actor.project_id,
-            user_id=actor.user.id,
-            scope=SCOPE,
-            item_id=dashboard.id,
-            activity=activity,
+            actor,
+            SCOPE,
+            dashboard.id,
+            activity,
             name=dashboard.name,
             changes=changes,
         )

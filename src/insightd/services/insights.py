@@ -133,11 +133,10 @@ def create_insight(session: Session, actor: Actor, data: dict[str, Any]) -> Insi
     if insight.name or insight.derived_name:
         log_activity(
             session,
-            project_id=actor.project_id,
-            user_id=actor.user.id,
-            scope=SCOPE,
-            item_id=insight.id,
-            activity="created",
+            actor,
+            SCOPE,
+            insight.id,
+            "created",
             name=insight.name or insight.derived_name,
             short_id=insight.short_id,
         )
@@ -197,11 +196,10 @@ def update_insight(session: Session, actor: Actor, lookup: str, data: dict[str, 
     if changes:
         log_activity(
             session,
-            project_id=actor.project_id,
-            user_id=actor.user.id,
-            scope=SCOPE,
-            item_id=insight.id,
-            activity=activity,
+            actor,
+            SCOPE,
+            insight.id,
+            activity,
             name=insight.name or insight.derived_name,
             short_id=insight.short_id,
             changes=changes,
