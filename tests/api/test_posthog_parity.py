@@ -179,3 +179,26 @@ def test_my_last_viewed_reflects_every_write_at_once(tenant: Tenant, api: httpx.
     assert [i["name"] for i in api.get(url).json()] == ["renamed", "second"]
     api.patch(f"{tenant.base}/insights/{second['id']}/", json={"deleted": True})
     assert [i["name"] for i in api.get(url).json()] == ["renamed"]
+
+
+def test_unknown_refresh_on_insights_reads_the_cache(tenant: Tenant, api: httpx.Client) -> None:
+    """PostHog's insight endpoints treat a refresh value they do not know as "cache only"."""
+    insight = api.post(f"{tenant.base}/insights/", json={"name": "r", "query": trends_query()}).json()
+    for url in (f"{tenant.base}/insights/{insight['id']}/", f"{tenant.base}/insights/"):
+        response = api.get(url, params={"refresh": "bogus"})
+        assert response.status_code == 200
+    retrieved = api.get(f"{tenant.base}/insights/{insight['id']}/", params={"refresh": "bogus"}).json()
+    assert retrieved["result"] is None and retrieved["is_cached"] is False
+    bad_body = api.post(f"{tenant.base}/query/", json={"query": trends_query(), "refresh": "bogus"})
+    assert bad_body.status_code == 400 and bad_body.json()["attr"] == "refresh"
+
+
+def test_override_parameters_must_be_json(tenant: Tenant, api: httpx.Client) -> None:
+    insight = api.post(f"{tenant.base}/insights/", json={"name": "o", "query": trends_query()}).json()
+    url = f"{tenant.base}/insights/{insight['id']}/"
+    for name in ("filters_override", "variables_override"):
+        response = api.get(url, params={name: "{not json"})
+        assert response.status_code == 400
+        assert response.json()["attr"] == name
+        assert response.json()["detail"] == f"Invalid JSON passed in {name} parameter"
+    assert api.get(url, params={"filters_override": "{}"}).status_code == 200

@@ -52,8 +52,12 @@ CLIENT_REFRESH_GAPS = {"minute": timedelta(minutes=1), "hour": timedelta(minutes
 DEFAULT_CLIENT_REFRESH_GAP = timedelta(minutes=15)
 
 
-def parse_refresh(value: str | bool | None) -> ExecutionMode:
-    """``refresh`` from a query string or body; absent means ``force_cache`` as in PostHog."""
+def parse_refresh(value: str | bool | None, *, lenient: bool = False) -> ExecutionMode:
+    """``refresh`` from a query string or body; absent means ``force_cache`` as in PostHog.
+
+    ``lenient`` (insight GETs): an unknown value reads the cache, as PostHog's insight endpoints do;
+    otherwise (the query endpoint's body) it is a 400.
+    """
     if value is None:
         return ExecutionMode.FORCE_CACHE
     if isinstance(value, bool):
@@ -64,6 +68,8 @@ def parse_refresh(value: str | bool | None) -> ExecutionMode:
     try:
         return ExecutionMode(text)
     except ValueError:
+        if lenient:
+            return ExecutionMode.FORCE_CACHE
         choices = ", ".join(m.value for m in ExecutionMode)
         raise ValidationFailed(
             f'"{value}" is not a valid choice. Use one of: {choices}, true, false.',

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
@@ -14,6 +15,7 @@ from insightd.api.rendering import NegotiatedRoute, empty, ok
 from insightd.api.schemas import InsightWrite as InsightBody
 from insightd.api.waiting import while_connected
 from insightd.domain.values import str_to_bool
+from insightd.errors import ValidationFailed
 from insightd.execution.cancellation import CancelScope
 from insightd.execution.insights import insight_results
 from insightd.execution.modes import parse_refresh
@@ -25,6 +27,7 @@ from insightd.services.representations import serialize_insights
 
 router = APIRouter(route_class=NegotiatedRoute, tags=["insights"])
 ACTIVITY_PAGE = 10
+OVERRIDE_PARAMETERS = ("filters_override", "variables_override", "tile_filters_override")
 
 
 @router.get("/insights/", summary="List insights")
@@ -37,7 +40,7 @@ def _list(request: Request, state: State, actor: Actor, scope: CancelScope) -> R
     limit, offset = limit_offset(request)
     params = dict(request.query_params)
     basic = str_to_bool(params.get("basic"))
-    mode = parse_refresh(params.get("refresh"))
+    mode = parse_refresh(params.get("refresh"), lenient=True)
     with state.db.read() as session:
         result = list_insights(session, actor, params, limit, offset)
         computed = (
@@ -114,7 +117,14 @@ async def retrieve(request: Request, state: State, actor: InsightRead, lookup: s
 
 def _retrieve(request: Request, state: State, actor: Actor, lookup: str, scope: CancelScope) -> Response:
     basic = str_to_bool(request.query_params.get("basic"))
-    mode = parse_refresh(request.query_params.get("refresh"))
+    mode = parse_refresh(request.query_params.get("refresh"), lenient=True)
+    for name in OVERRIDE_PARAMETERS:  # accepted as PostHog does; only their JSON is checked for now
+        text = request.query_params.get(name)
+        if text is not None:
+            try:
+                orjson.loads(text)
+            except orjson.JSONDecodeError:
+                raise ValidationFailed(f"Invalid JSON passed in {name} parameter", attr=name) from None
     with state.db.read() as session:
         insight = find_insight(session, actor.project_id, lookup)
     # Computing may take a while: no database session is held meanwhile.
