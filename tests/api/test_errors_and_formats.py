@@ -103,6 +103,8 @@ def test_openapi_schema_and_docs(tenant: Tenant) -> None:
         assert path in paths, path
     create = paths["/api/projects/{project_id}/insights/"]["post"]
     assert "requestBody" in create
+    assert schema["components"]["securitySchemes"]["PersonalAPIKey"]["scheme"] == "bearer"
+    assert create["security"] == [{"PersonalAPIKey": []}]
     docs = httpx.get(f"{tenant.server.base_url}/api/docs/")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 

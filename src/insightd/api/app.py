@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -93,7 +95,29 @@ def create_app(settings: Settings | None = None, *, state: AppState | None = Non
     app.include_router(_service_router())
     app.add_middleware(APIConventions)
     app.add_middleware(RequestMetrics)
+    app.openapi = partial(_openapi_with_auth, app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi_with_auth(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, plus personal API keys as its security scheme (the docs' Authorize button)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "PersonalAPIKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A personal API key (phx_…).",
+            }
+        }
+        for path, operations in schema["paths"].items():
+            if path.startswith("/api/"):
+                for operation in operations.values():
+                    operation["security"] = [{"PersonalAPIKey": []}]
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _service_router() -> APIRouter:
