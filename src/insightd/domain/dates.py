@@ -1,76 +1,34 @@
-"""Absolute and relative dates as PostHog's list filters accept them (``-7d``, ``-1mStart``, ISO)."""
+"""Dates as PostHog's list filters accept them: ISO, or a whole relative date (``-7d``, ``-1mStart``).
+
+The arithmetic is PostHog's ``relative_date_parse``, shared with the query runners
+(``insightd.queries.dates.parse_date``); this adapter only insists that the whole value is a date,
+so a typo is a clear 400 rather than "now".
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-_RELATIVE = re.compile(r"^-?(\d+)([hdwmqyM])(Start|End)?$")
+from insightd.errors import QueryError
+from insightd.queries.dates import parse_date as parse_posthog_date
 
-
-def _start_of(unit: str, moment: datetime) -> datetime:
-    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if unit == "h":
-        return moment.replace(minute=0, second=0, microsecond=0)
-    if unit == "d":
-        return day
-    if unit == "w":
-        return day - timedelta(days=(day.weekday() + 1) % 7)  # weeks start on Sunday, as PostHog
-    if unit == "m":
-        return day.replace(day=1)
-    if unit == "q":
-        return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
-    return day.replace(month=1, day=1)
-
-
-def _minus_months(moment: datetime, months: int) -> datetime:
-    total = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(total, 12)
-    month += 1
-    for day in range(moment.day, 27, -1):
-        try:
-            return moment.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    return moment.replace(year=year, month=month, day=min(moment.day, 28))
+_WHOLE_RELATIVE = re.compile(r"-?\d*[hdwmqyMs](Start|End)?")
 
 
 def parse_date(value: str, timezone: str = "UTC", now: datetime | None = None) -> datetime | None:
-    """Resolve ``value`` in ``timezone``; ``None`` when it is neither relative nor ISO."""
-    try:
-        return _parse(value, ZoneInfo(timezone), now)
-    except (OverflowError, ValueError):  # out of the calendar's range
-        return None
-
-
-def _parse(value: str, tz: ZoneInfo, now: datetime | None) -> datetime | None:
-    now = (now or datetime.now(UTC)).astimezone(tz)
+    """``value`` resolved in ``timezone``, as UTC; ``None`` when it is not a date or out of range."""
+    tz = ZoneInfo(timezone)
     text = value.strip()
-    match = _RELATIVE.match(text)
-    if match:
-        amount, unit, anchor = int(match.group(1)), match.group(2), match.group(3)
-        if unit == "M":  # minutes
-            moment = now - timedelta(minutes=amount)
-        elif unit == "h":
-            moment = now - timedelta(hours=amount)
-        elif unit == "d":
-            moment = now - timedelta(days=amount)
-        elif unit == "w":
-            moment = now - timedelta(weeks=amount)
-        elif unit == "m":
-            moment = _minus_months(now, amount)
-        elif unit == "q":
-            moment = _minus_months(now, 3 * amount)
-        else:
-            moment = _minus_months(now, 12 * amount)
-        if anchor == "Start":
-            moment = _start_of(unit if unit != "M" else "h", moment)
-        return moment.astimezone(UTC)
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        local_now = (now or datetime.now(UTC)).astimezone(tz)
+        if not _WHOLE_RELATIVE.fullmatch(text) and not text[:1].isdigit():
+            return None
+        parsed = parse_posthog_date(text, local_now, tz)
+        moment = parsed.moment
+        if text.endswith("Start") and parsed.relative_kind not in ("h", "M", "s"):
+            moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)  # "since the start of …"
+        return moment.astimezone(UTC)
+    except (QueryError, OverflowError, ValueError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
