@@ -12,8 +12,10 @@ has no ``arrayFold``):
   and of those the latest start (the walk extends the latest start it holds). Its step times are the
   conversion times.
 
-"next step-k event at or after index i" is one backward fill per step (``arrayReverseFill``), so an
-actor costs O(steps × events). Timestamps are integer microseconds: window tests and times are exact.
+An actor's events are one sorted ``Array(Int64)`` (time and step packed into one integer, so ClickHouse
+sorts plain numbers rather than tuples), and every chain is found with backward fills
+(``arrayReverseFill``) that never index one array from inside another's lambda, so an actor costs
+O(steps² × events). Timestamps are integer microseconds: window tests and times are exact.
 """
 
 from __future__ import annotations
@@ -41,34 +43,66 @@ def applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
     return True
 
 
-def walk_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]:
-    """Subquery layers over ``ts`` (Array(Int64) µs) and ``st`` (Array(UInt8) step) → ``level``, ``t1..tn``.
+# An event is (µs + EPOCH_SHIFT) * 2**STEP_BITS + step: one Int64 that sorts by (time, step).
+STEP_BITS = 5
+EPOCH_SHIFT = 2**52  # makes every DateTime64 (1900–2299) positive, so 0 can mean "no event"
+# Above every shifted µs time: a chain's key is level * _KEY_BASE + (_KEY_BASE - 1 - completion).
+_KEY_BASE = 2**54
 
-    ``level`` is the 1-based furthest step and ``tk`` the best path's step-k time (0 past ``level``).
+
+def encoded_event(timestamp: str, step: str) -> str:
+    """The Int64 encoding of one event: sorting these sorts by (time, step)."""
+    return f"(toUnixTimestamp64Micro({timestamp}) + {EPOCH_SHIFT}) * {2**STEP_BITS} + {step}"
+
+
+def walk_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]:
+    """Subquery layers over ``a`` (the actor's sorted encoded events) → ``level``, ``t1..tn``.
+
+    ``level`` is the 1-based furthest step and ``tk`` the best path's step-k time (shifted µs, 0 past
+    ``level``). Every array pass is a lambda over whole arrays with no captured column (a captured
+    array is copied once per element, which made the walk quadratic per actor):
+
+    - ``H(k, m)[p]``: the step-m time of the greedy chain whose step-k search starts at position p; one
+      backward fill per (k, m): ``H(m, m)`` fills the step-m times backwards, ``H(k, m)`` fills the value
+      ``H(k + 1, m)`` holds at each step-k position backwards;
+    - ``T1`` the starts' times and ``Tm = H(2, m)`` at the starts: every chain's step times;
+    - per chain ``key = level * B + (B - 1 - completion)``; the largest key is the best chain (highest
+      level, then earliest completion), and its last position is the latest such start.
+
     Each layer is (columns kept, columns added): ClickHouse inlines aliases, so chained aliases
     inside one SELECT make the analyzer's work grow steeply; a layer boundary stops that.
     """
-    nexts = [
-        f"arrayReverseFill(x -> x > 0, arrayMap((i, x) -> if(x = {k}, i, 0), arrayEnumerate(st), st)) AS r{k}"
-        for k in range(2, steps + 1)
+    mask = 2**STEP_BITS
+    fills: dict[tuple[int, int], str] = {}
+    for m in range(2, steps + 1):
+        times = f"arrayMap((t, x) -> if(x = {m}, t, 0), ts, st)"
+        fills[(m, m)] = f"arrayReverseFill((v, x) -> x = {m}, {times}, st)"
+        for k in range(m - 1, 1, -1):
+            fills[(k, m)] = (
+                f"arrayReverseFill((v, x) -> x = {k}, "
+                f"arrayMap((h, x) -> if(x = {k}, h, 0), {fills[(k + 1, m)]}, st), st)"
+            )
+    chains = ["arrayFilter((t, x) -> x = 1, ts, st) AS T1"] + [
+        f"arrayFilter((h, x) -> x = 1, {fills[(2, m)]}, st) AS T{m}" for m in range(2, steps + 1)
     ]
-    chain, index = ["i"], "i"
-    for k in range(2, steps + 1):
-        index = f"r{k}[{index}]"
-        chain.append(index)
-    starts = "arrayFilter((i, x) -> x = 1, arrayEnumerate(st), st)"
-    within = " + ".join(f"(c[{k}] > 0 AND ts[c[{k}]] - ts[c[1]] <= {window_us})" for k in range(2, steps + 1))
-    best = (
-        "arrayReverseSort(x -> (x.1, -x.2, x.3), arrayMap(c -> (toUInt8(1 + " + within + "), "
-        f"ts[c[1 + {within}]], c[1], c), chains))[1]"
-    )
-    times = [f"if(level >= {k}, ts[path[{k}]], 0) AS t{k}" for k in range(1, steps + 1)]
+    arrays = [f"T{m}" for m in range(1, steps + 1)]
+    names = ", ".join(f"t{m}" for m in range(1, steps + 1))
+    within = " + ".join(f"(t{m} > 0 AND t{m} - t1 <= {window_us})" for m in range(2, steps + 1)) or "0"
+    completion = "multiIf(" + "".join(f"l = {m}, t{m}, " for m in range(1, steps)) + f"t{steps})"
+    times = [f"if(level >= {m}, T{m}[best], 0) AS t{m}" for m in range(1, steps + 1)]
     return [
-        (["ts", "st"], nexts),
-        (["ts"], [f"arrayMap(i -> [{', '.join(chain)}], {starts}) AS chains"]),
-        (["ts"], [f"{best} AS top"]),
-        (["ts"], ["top.1 AS level", "top.4 AS path"]),
-        (["level"], times),
+        ([], [f"arrayMap(x -> intDiv(x, {mask}), a) AS ts", f"arrayMap(x -> toUInt8(x % {mask}), a) AS st"]),
+        ([], chains),
+        (arrays, [f"arrayMap(({names}) -> toUInt8(1 + {within}), {', '.join(arrays)}) AS L"]),
+        (
+            arrays,
+            [
+                f"arrayMap((l, {names}) -> l * {_KEY_BASE} + ({_KEY_BASE - 1} - {completion}), "
+                f"L, {', '.join(arrays)}) AS K"
+            ],
+        ),
+        (arrays, ["arrayMax(K) AS kmax", "length(K) + 1 - indexOf(arrayReverse(K), kmax) AS best"]),
+        ([], [f"toUInt8(intDiv(kmax, {_KEY_BASE})) AS level", *times]),
     ]
 
 
@@ -90,16 +124,24 @@ def step_aggregates(steps: int) -> list[str]:
     return out
 
 
-def actor_query(events: str, steps: int, window_us: int, attribution: str | None) -> str:
-    """Per actor: ``level``, ``t1..tn`` and the attributed ``bd``, from ``events`` = (actor, evs) rows.
+def actor_events(encoded: str, bd: str, attribution: str | None) -> list[str]:
+    """The per-actor aggregates that ``actor_query`` reads: ``a`` and the attributed ``bd``.
 
-    ``evs`` is the actor's Array((µs, step, bd)) sorted by (time, step).
+    ``encoded`` is an event's ``encoded_event``. First/last touch take the first/last non-empty value
+    in (time, step) order; events tied on both are ordered by value, so the answer is deterministic.
     """
-    bd = "''"
-    if attribution is not None:
-        pick = "arrayFirst" if attribution == "first_touch" else "arrayLast"
-        bd = f"{pick}(x -> x != '', arrayMap(e -> e.3, evs))"
-    sql = f"SELECT arrayMap(e -> e.1, evs) AS ts, arrayMap(e -> e.2, evs) AS st, {bd} AS bd FROM ({events})"
+    out = [f"arraySort(groupArray({encoded})) AS a"]
+    if attribution is None:
+        out.append("'' AS bd")
+    else:
+        pick = "argMinIf" if attribution == "first_touch" else "argMaxIf"
+        out.append(f"{pick}({bd}, ({encoded}, {bd}), {bd} != '') AS bd")
+    return out
+
+
+def actor_query(events: str, steps: int, window_us: int) -> str:
+    """Per actor: ``level``, ``t1..tn`` and ``bd``, from ``events`` = rows of ``actor_events`` columns."""
+    sql = events
     for keep, added in walk_layers(steps, window_us):
         sql = f"SELECT {', '.join([*keep, 'bd', *added])} FROM ({sql})"
     return sql

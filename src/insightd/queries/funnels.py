@@ -172,12 +172,13 @@ class FunnelsRunner:
         attribution = None
         if self.breakdown is not None:
             attribution = self.filter.breakdownAttributionType or "first_touch"
+        encoded = funnel_sql.encoded_event("events.timestamp", "steps")
+        columns = ", ".join(funnel_sql.actor_events(encoded, "bd", attribution))
         evs = (
-            "SELECT arraySort(x -> (x.1, x.2), groupArray((toUnixTimestamp64Micro(events.timestamp), "
-            f"steps, bd))) AS evs FROM {events} WHERE steps > 0 GROUP BY events.pid "
+            f"SELECT {columns} FROM {events} WHERE steps > 0 GROUP BY events.pid "
             "HAVING countIf(steps = 1) > 0"
         )
-        return funnel_sql.actor_query(evs, self.steps, round(self.window * 1_000_000), attribution)
+        return funnel_sql.actor_query(evs, self.steps, round(self.window * 1_000_000))
 
     def _sql_steps(self, rng: ResolvedRange) -> list[Any]:
         params = Params()
