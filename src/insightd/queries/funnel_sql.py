@@ -75,8 +75,8 @@ def walk_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]
     mask = 2**STEP_BITS
     fills: dict[tuple[int, int], str] = {}
     for m in range(2, steps + 1):
-        times = f"arrayMap((t, x) -> if(x = {m}, t, 0), ts, st)"
-        fills[(m, m)] = f"arrayReverseFill((v, x) -> x = {m}, {times}, st)"
+        own = f"arrayMap((t, x) -> if(x = {m}, t, 0), ts, st)"
+        fills[(m, m)] = f"arrayReverseFill((v, x) -> x = {m}, {own}, st)"
         for k in range(m - 1, 1, -1):
             fills[(k, m)] = (
                 f"arrayReverseFill((v, x) -> x = {k}, "
