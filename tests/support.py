@@ -38,11 +38,10 @@ def process_engine() -> Engine:
     with _ENGINE_LOCK:
         if _ENGINE is None:
             from insightd.engine.chdb import ChDBEngine
-            from insightd.events.schema import ALL_DDL
+            from insightd.events import schema
 
             engine = ChDBEngine(Path(tempfile.mkdtemp(prefix="insightd-events-")))
-            for ddl in ALL_DDL:
-                engine.execute(ddl)
+            schema.create(engine)
             _ENGINE = engine
         return _ENGINE
 

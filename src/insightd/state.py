@@ -71,13 +71,12 @@ class AppState:
             with self._engine_lock:
                 if self._engine is None:
                     from insightd.engine.chdb import ChDBEngine
-                    from insightd.events.schema import ALL_DDL
+                    from insightd.events import schema
 
                     engine = ChDBEngine(
                         self.settings.data_dir / "events", connections=self.settings.engine_connections
                     )
-                    for ddl in ALL_DDL:
-                        engine.execute(ddl)
+                    schema.create(engine)
                     self._engine = engine
         return self._engine
 

@@ -94,8 +94,12 @@ def test_materialised_columns_match_their_definition(store: Store, capture: http
         store, [_row("bulk", 2, '{"$browser": "Safari", "$os": 7, "utm_source": null}'), _row("b2", 2, "{}")]
     )
     columns = list(MATERIALIZED_PROPERTIES.items())
-    checks = ", ".join(f"countIf({col} != JSONExtractString(properties, '{key}'))" for key, col in columns)
-    filled = ", ".join(f"countIf({col} != '')" for _, col in columns)
+    definition = "JSONExtract(properties, '{}', 'Nullable(String)')"  # the column's DDL expression
+    checks = ", ".join(
+        f"countIf(ifNull({col}, '<null>') != ifNull({definition.format(key)}, '<null>'))"
+        for key, col in columns
+    )
+    filled = ", ".join(f"countIf({col} IS NOT NULL)" for _, col in columns)
     rows = store.rows(f"SELECT count(), {checks}, {filled} FROM events WHERE team_id = {{team:UInt64}}")
     total, mismatches, non_empty = rows[0][0], rows[0][1 : 1 + len(columns)], rows[0][1 + len(columns) :]
     assert total == len(captured) + 2

@@ -16,6 +16,8 @@ is not stored twice either.
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 MATERIALIZED_PROPERTIES = {
     "$browser": "mat_browser",
     "$os": "mat_os",
@@ -28,8 +30,15 @@ MATERIALIZED_PROPERTIES = {
     "utm_source": "mat_utm_source",
 }
 
+
+def _property(key: str) -> str:
+    """An event property as PostHog reads it: the string's text, any other JSON value's text, NULL for a
+    missing key or a JSON null. Query runners use a materialised column exactly as this expression."""
+    return f"JSONExtract(properties, '{key}', 'Nullable(String)')"
+
+
 _MATERIALIZED_COLUMNS = ",\n".join(
-    f"    {column} String MATERIALIZED JSONExtractString(properties, '{key}')"
+    f"    {column} Nullable(String) MATERIALIZED {_property(key)}"
     for key, column in MATERIALIZED_PROPERTIES.items()
 )
 
@@ -39,10 +48,10 @@ _PROPERTIES_TUPLE = "Tuple(" + ", ".join(f"`{key}` Nullable(String)" for key in 
 def materialized_on_insert() -> dict[str, str]:
     """The materialised columns as expressions that ingestion inserts explicitly (with
     ``insert_allow_materialized_columns``): one JSON parse of ``properties`` for all of them instead of
-    one per column. For a JSON object (all ``properties`` are) each equals its column's DDL expression
-    ``JSONExtractString(properties, key)``; ClickHouse computes the shared ``JSONExtract`` once."""
+    one per column. Each equals its column's DDL expression (a test checks it); ClickHouse computes the
+    shared ``JSONExtract`` once."""
     return {
-        column: f"ifNull(tupleElement(JSONExtract(properties, '{_PROPERTIES_TUPLE}'), {index}), '')"
+        column: f"tupleElement(JSONExtract(properties, '{_PROPERTIES_TUPLE}'), {index})"
         for index, column in enumerate(MATERIALIZED_PROPERTIES.values(), start=1)
     }
 
@@ -123,3 +132,30 @@ ALL_DDL = (
     EVENT_UUIDS_DDL,
     *UPGRADES,
 )
+
+
+class _Executes(Protocol):
+    def execute(self, sql: str) -> Any: ...
+
+
+def create(engine: _Executes) -> None:
+    """Create the tables, or bring an existing data directory up to this DDL."""
+    for ddl in ALL_DDL:
+        engine.execute(ddl)
+    _upgrade_materialized(engine)
+
+
+def _upgrade_materialized(engine: _Executes) -> None:
+    """Materialised columns of data directories from before they were Nullable (they held
+    ``JSONExtractString``, '' for numbers, null and missing): redefine and recompute them, once."""
+    rows = engine.execute(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'events' "
+        "AND startsWith(name, 'mat_') AND type = 'String'"
+    ).rows
+    stale = {str(row[0]) for row in rows}
+    for key, column in MATERIALIZED_PROPERTIES.items():
+        if column in stale:
+            engine.execute(
+                f"ALTER TABLE events MODIFY COLUMN {column} Nullable(String) MATERIALIZED {_property(key)}"
+            )
+            engine.execute(f"ALTER TABLE events MATERIALIZE COLUMN {column} SETTINGS mutations_sync = 2")

@@ -210,7 +210,8 @@ class Sandbox:
             "events.distinct_id AS distinct_id, events.elements_chain AS elements_chain, "
             f"toTimeZone(events.created_at, {tz}) AS created_at, "
             "events.pid AS person_id, events.properties AS properties, "
-            f"toTimeZone(events.timestamp, {tz}) AS timestamp, events.mat_session_id AS `$session_id`"
+            f"toTimeZone(events.timestamp, {tz}) AS timestamp, "
+            "ifNull(events.mat_session_id, '') AS `$session_id`"
             f"{extra} FROM {source}"
         )
 

@@ -41,17 +41,17 @@ class Params:
 
 
 def property_raw(column: str, key_sql: str) -> str:
-    """PostHog's string view of a JSON property: raw JSON text, quotes stripped, null → NULL."""
-    return f"replaceRegexpAll(nullIf(nullIf(JSONExtractRaw({column}, {key_sql}), ''), 'null'), '^\"|\"$', '')"
+    """PostHog's string view of a JSON property: a string's text, any other value's JSON text, null or
+    missing → NULL. The same expression as the materialised columns (``events.schema``)."""
+    return f"JSONExtract({column}, {key_sql}, 'Nullable(String)')"
 
 
 def event_property(key: str, params: Params) -> str:
-    """An event property as Nullable(String); hot properties read their materialized column first."""
-    raw = property_raw("properties", params.string(key))
+    """An event property as Nullable(String); hot properties are read from their materialised column."""
     column = MATERIALIZED_PROPERTIES.get(key)
     if column is None:
-        return raw
-    return f"if(events.{column} != '', toNullable(events.{column}), {raw})"
+        return property_raw("properties", params.string(key))
+    return f"events.{column}"
 
 
 def person_property(key: str, params: Params) -> str:
