@@ -7,7 +7,7 @@ import gc
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -255,7 +255,14 @@ def event_sink(settings: Settings) -> Iterator[Any]:
                 "another insightd process holds this data directory but does not answer on its admin API "
                 f"(is it still starting?). Try again in a moment. ({exc})"
             ) from exc
-        yield LocalSink(events)
+        sink = LocalSink(events)
+        try:
+            yield sink
+        except BaseException:
+            with suppress(Exception):  # the body's error is the one to report
+                sink.finish()
+            raise
+        sink.finish()
     finally:
         state.close()
 
@@ -333,6 +340,7 @@ def demo(data_dir: Path | None, count: int, project_id: int, seed: int, if_empty
             result = sink.write(project_id, table)
             stored, duplicates = stored + result.stored, duplicates + result.duplicates
             progress.advance(task, table.num_rows)
+        sink.finish()
     click.echo(f"demo: {stored:,} events stored in project {project_id} ({duplicates:,} already there)")
 
 

@@ -203,10 +203,13 @@ class ChDBEngine:
         *,
         dedup_token: str | None = None,
         computed: Mapping[str, str] | None = None,
+        unique_keys: bool = False,
     ) -> int:
         """Append a pyarrow Table (columns named like the target's). With ``dedup_token``, a block
         already inserted under the same token (within the table's deduplication window) is skipped.
-        ``computed`` adds columns (materialised ones too) from trusted SQL expressions over the block."""
+        ``computed`` adds columns (materialised ones too) from trusted SQL expressions over the block.
+        ``unique_keys``: the caller guarantees no two rows share a sorting key, so a Replacing table
+        skips collapsing the block on insert (``optimize_on_insert``; 40 % of an ``events`` insert)."""
         if data.num_rows == 0:
             return 0
         extra = dict(computed or {})
@@ -218,6 +221,8 @@ class ChDBEngine:
             options.append(f"insert_deduplication_token = {_setting_value(dedup_token)}")
         if extra:
             options.append("insert_allow_materialized_columns = 1")
+        if unique_keys:
+            options.append("optimize_on_insert = 0")
         settings = f" SETTINGS {', '.join(options)}" if options else ""
         select = ", ".join(("*", *extra.values()))
         insightd_block = data  # noqa: F841 - chDB's Python() table function finds it by name

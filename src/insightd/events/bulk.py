@@ -7,6 +7,7 @@ admin API (:class:`RemoteSink`); otherwise they open the event store themselves 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -21,7 +22,7 @@ import httpx
 import orjson
 
 from insightd.events.loader import Chunk, detect_format, read_chunks, to_ipc, total_size
-from insightd.events.store import EventStore, admin_token
+from insightd.events.store import BulkWrites, EventStore, admin_token
 from insightd.events.writer import WriteResult
 
 SERVER_FILE = "server.json"
@@ -33,15 +34,28 @@ class Sink(Protocol):
 
     def write(self, team_id: int, table: Any) -> WriteResult: ...
 
+    def finish(self) -> None:
+        """Wait until everything written is stored; raise if some of it could not be."""
+
 
 class LocalSink:
+    """Writes into the event store of this process, pipelined (``EventStore.bulk_writes``)."""
+
     where = "the data directory"
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        self._bulk: BulkWrites | None = None
 
     def write(self, team_id: int, table: Any) -> WriteResult:
-        return self.store.write_table(team_id, table)
+        if self._bulk is None:
+            self._bulk = self.store.bulk_writes()
+        return self._bulk.write(team_id, table)
+
+    def finish(self) -> None:
+        bulk, self._bulk = self._bulk, None
+        if bulk is not None:
+            bulk.finish()
 
 
 class RemoteSink:
@@ -63,6 +77,9 @@ class RemoteSink:
             body = response.json()
             result.add(WriteResult(stored=int(body["stored"]), duplicates=int(body["duplicates"])))
         return result
+
+    def finish(self) -> None:
+        """Nothing to wait for: the server answers each request once its rows are stored."""
 
     def close(self) -> None:
         self.client.close()
@@ -159,13 +176,19 @@ def load_file(path: Path, fmt: str | None, team_id: int, sink: Sink, *, progress
     summary = LoadSummary()
     started = time.perf_counter()
     task = progress.add_task(f"Loading {path.name}", total=total_size(path, fmt)) if progress else None
-    for chunk in prefetched(read_chunks(path, fmt)):
-        summary.rows_read += chunk.table.num_rows + sum(chunk.skipped.values())
-        summary.skipped.update(chunk.skipped)
-        result = sink.write(team_id, chunk.table)
-        summary.stored += result.stored
-        summary.duplicates += result.duplicates
-        if progress is not None:
-            progress.update(task, completed=chunk.progress)
+    try:
+        for chunk in prefetched(read_chunks(path, fmt)):
+            summary.rows_read += chunk.table.num_rows + sum(chunk.skipped.values())
+            summary.skipped.update(chunk.skipped)
+            result = sink.write(team_id, chunk.table)
+            summary.stored += result.stored
+            summary.duplicates += result.duplicates
+            if progress is not None:
+                progress.update(task, completed=chunk.progress)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the first error is the one to report
+            sink.finish()
+        raise
+    sink.finish()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -205,34 +205,34 @@ class PersonStore:
     ) -> tuple[list[str], list[str]]:
         """(person ids, person properties JSON) of many distinct_ids, creating the missing persons
         in bulk (``created_at[i]`` for ``distinct_ids[i]``); the bulk loader's path."""
-        by_distinct, persons, plain = self._by_distinct, self._persons, self._plain
+        persons, plain = self._persons, self._plain
         teams, dids, pids, created = self._created
-        ids: list[str] = []
-        props: list[str] = []
-        for did, at in zip(distinct_ids, created_at, strict=True):
-            key = (team_id, did)
-            person = by_distinct.get(key)
-            if person is not None:
-                ids.append(person.id)
-                props.append(person.json())
+        keys = [(team_id, did) for did in distinct_ids]
+        found = list(map(self._by_distinct.get, keys))  # C-speed lookups; Python only for the new ones
+        known = list(map(plain.get, keys))
+        ids: list[str] = [
+            person.id if person is not None else entry[0] if entry is not None else ""
+            for person, entry in zip(found, known, strict=True)
+        ]
+        props: list[str] = [person.json() if person is not None else "{}" for person in found]
+        new = [
+            i
+            for i, (person, entry) in enumerate(zip(found, known, strict=True))
+            if person is None and entry is None
+        ]
+        for i in new:
+            did, at = distinct_ids[i], created_at[i]
+            pid = person_uuid(team_id, did)
+            if pid in persons:  # a person kept that id while this distinct_id moved: the slow path
+                person = self.ensure(team_id, did, at)
+                ids[i], props[i] = person.id, person.json()
                 continue
-            known = plain.get(key)
-            if known is None:
-                pid = person_uuid(team_id, did)
-                if pid in persons:  # a person kept that id while this distinct_id moved: the slow path
-                    person = self.ensure(team_id, did, at)
-                    ids.append(person.id)
-                    props.append(person.json())
-                    continue
-                plain[key] = (pid, at)
-                teams.append(team_id)
-                dids.append(did)
-                pids.append(pid)
-                created.append(at)
-            else:
-                pid = known[0]
-            ids.append(pid)
-            props.append("{}")
+            plain[(team_id, did)] = (pid, at)
+            teams.append(team_id)
+            dids.append(did)
+            pids.append(pid)
+            created.append(at)
+            ids[i] = pid
         return ids, props
 
     def _attach(self, person: Person, distinct_id: str) -> None:

@@ -8,6 +8,7 @@ Only the process that owns the engine's data directory has an ``EventStore``; ot
 from __future__ import annotations
 
 import logging
+import queue
 import secrets
 import threading
 import time
@@ -19,7 +20,7 @@ import orjson
 
 from insightd.engine.base import Engine
 from insightd.events.wal import Checkpoint, WriteAheadLog
-from insightd.events.writer import EventWriter, WriteResult
+from insightd.events.writer import EventWriter, Prepared, WriteResult
 
 logger = logging.getLogger("insightd.events")
 
@@ -170,6 +171,13 @@ class EventStore:
         with self._write_lock:
             return self.writer.write_table(team_id, table)
 
+    def bulk_writes(self) -> BulkWrites:
+        """A pipelined writer for a sequence of tables (``BulkWrites``); ``finish`` it."""
+        if self.writer is None:
+            self.start()
+        assert self.writer is not None
+        return BulkWrites(self.writer, self._write_lock)
+
     def stats(self, team_id: int, uuids: list[str] | None = None) -> dict[str, int]:
         engine = self._engine()
         row = engine.execute(
@@ -185,3 +193,72 @@ class EventStore:
         if uuids is not None and self.writer is not None:
             stats["found"] = len(self.writer.existing([team_id] * len(uuids), uuids))
         return stats
+
+
+class BulkWrites:
+    """Bulk tables written as a pipeline: table N+1 is deduplicated and its persons resolved (Python,
+    in the caller's thread) while table N is inserted (chDB, which releases the GIL) by a thread.
+
+    Results are counted when a table is prepared; ``finish`` waits for the inserts and raises the
+    first failure (every later ``write`` raises it too, and nothing after a failure is inserted).
+    Anything that reads the stored uuids meanwhile (the next table's dedup probe, the capture
+    flusher) first waits for the pending inserts, so a uuid is never stored twice.
+    """
+
+    def __init__(self, writer: EventWriter, lock: threading.Lock) -> None:
+        self._writer = writer
+        self._lock = lock
+        self._jobs: queue.Queue[tuple[int, Prepared] | None] = queue.Queue(maxsize=1)
+        self._idle = threading.Condition()
+        self._pending = 0
+        self._error: BaseException | None = None
+        self._finished = False
+        self._thread = threading.Thread(target=self._run, name="insightd-bulk-insert", daemon=True)
+        self._thread.start()
+        writer.settle = self.wait_idle
+
+    def write(self, team_id: int, table: Any) -> WriteResult:
+        self._raise()
+        with self._lock:
+            prepared, result = self._writer.prepare_table(team_id, table)
+            with self._idle:
+                self._pending += 1
+        self._jobs.put((team_id, prepared))
+        return result
+
+    def wait_idle(self) -> None:
+        """Until every prepared table has been inserted (or has failed)."""
+        with self._idle:
+            while self._pending:
+                self._idle.wait()
+
+    def finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._jobs.put(None)
+            self._thread.join()
+            self._writer.settle = _nothing
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"storing the events failed: {self._error}") from self._error
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            team_id, prepared = job
+            try:
+                if self._error is None:
+                    self._writer.commit(prepared)
+            except BaseException as exc:  # reported by finish() and the next write()
+                self._error = exc
+                with self._lock:
+                    self._writer.forget(team_id)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+
+def _nothing() -> None:
+    pass

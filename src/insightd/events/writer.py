@@ -8,14 +8,14 @@ batch is recognised and skipped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from insightd.engine.base import Engine
-from insightd.events.fresh import FreshKeys, Keys, uuid_keys
+from insightd.events.fresh import FreshKeys, Keys, distinct, uuid_keys
 from insightd.events.persons import MERGE_EVENTS, Created, PersonChanges, PersonStore
 from insightd.events.schema import materialized_on_insert
 
@@ -52,6 +52,15 @@ def event_schema() -> Any:
     )
 
 
+@dataclass
+class Prepared:
+    """A bulk write ready to insert: the ``events`` rows, their dedup token, the person rows."""
+
+    table: Any
+    token: str | None
+    changes: PersonChanges
+
+
 class EventWriter:
     """Not thread-safe: the owner (``EventStore``) serialises calls."""
 
@@ -61,6 +70,9 @@ class EventWriter:
         # Projects that had no stored event when a bulk load began, with every uuid stored since:
         # their dedup check is a set lookup instead of a probe of ``event_uuids``.
         self._fresh: dict[int, FreshKeys] = {}
+        # Called before every read of the stored uuids: a pipelined bulk load (``EventStore``) waits
+        # there for its prepared writes to reach the engine.
+        self.settle: Callable[[], None] = _nothing
 
     @classmethod
     def open(cls, engine: Engine) -> EventWriter:
@@ -97,6 +109,7 @@ class EventWriter:
 
         if len(uuids) == 0:
             return set()
+        self.settle()
         probe = pa.table({"team_id": _arrow(team_ids, pa.uint64()), "uuid": _arrow(uuids, pa.string())})
         query = getattr(self.engine, "query_arrow", None)
         if query is None:  # engines without bound tables: an explicit list
@@ -165,12 +178,30 @@ class EventWriter:
     # --- bulk tables ---------------------------------------------------------------------------------
     def write_table(self, team_id: int, table: Any, token: str | None = None) -> WriteResult:
         """Store a normalised table (``loader.normalise`` columns) for one project."""
+        prepared, result = self.prepare_table(team_id, table, token)
+        try:
+            self.commit(prepared)
+        except BaseException:
+            self.forget(team_id)
+            raise
+        return result
+
+    def prepare_table(
+        self, team_id: int, table: Any, token: str | None = None
+    ) -> tuple[Prepared, WriteResult]:
+        """Everything of ``write_table`` but the inserts: deduplicate, resolve persons, build the rows.
+
+        The project's uuids are remembered as stored already: ``commit`` the result (in order, before
+        anything else probes the store), or ``forget`` the project if that fails."""
         import pyarrow as pa
 
         total = table.num_rows
-        table = _unique_rows(table)
-        team_col = pa.repeat(pa.scalar(team_id, pa.uint64()), table.num_rows)
         keys = self._fresh_keys(team_id, table.column("uuid"))
+        if keys is None or not distinct(keys):  # distinct keys: no uuid repeats within the table
+            table = _unique_rows(table)
+            if keys is not None and table.num_rows != total:
+                keys = uuid_keys(table.column("uuid"))
+        team_col = pa.repeat(pa.scalar(team_id, pa.uint64()), table.num_rows)
         mask = self._new_rows(team_id, team_col, table.column("uuid"), keys)
         if mask is not None:
             table = table.filter(mask)
@@ -192,9 +223,19 @@ class EventWriter:
             },
             schema=event_schema(),
         )
-        self._insert(out, token)
         self._remember(team_id, keys)
-        return WriteResult(stored=out.num_rows, duplicates=total - out.num_rows)
+        prepared = Prepared(out, token, self.persons.drain())
+        return prepared, WriteResult(stored=out.num_rows, duplicates=total - out.num_rows)
+
+    def commit(self, prepared: Prepared) -> None:
+        """The inserts of a prepared write. Touches only the engine, so it may run in another thread
+        while the next table is prepared."""
+        self._insert_events(prepared.table, prepared.token)
+        self._write_person_changes(prepared.changes)
+
+    def forget(self, team_id: int) -> None:
+        """A prepared write of this project was not stored: probe the index for it from now on."""
+        self._fresh.pop(team_id, None)
 
     def _fresh_keys(self, team_id: int, uuids: Any) -> Keys | None:
         """The uuids' keys when the project started empty (None: probe the index instead)."""
@@ -231,6 +272,7 @@ class EventWriter:
             del self._fresh[team_id]
 
     def _has_events(self, team_id: int) -> bool:
+        self.settle()
         return bool(
             self.engine.execute(
                 "SELECT count() FROM (SELECT 1 FROM event_uuids WHERE team_id = {team:UInt64} LIMIT 1)",
@@ -280,18 +322,25 @@ class EventWriter:
 
     # --- the insert ----------------------------------------------------------------------------------
     def _insert(self, table: Any, token: str | None) -> None:
+        self._insert_events(table, token)
+        self._write_person_changes(self.persons.drain())
+
+    def _insert_events(self, table: Any, token: str | None) -> None:
         import pyarrow as pa
 
         if table.num_rows:
-            if getattr(self.engine, "supports_computed_columns", False):  # one JSON parse per row
+            uuids = pa.table({"team_id": table.column("team_id"), "uuid": table.column("uuid")})
+            if getattr(self.engine, "supports_computed_columns", False):
+                # One JSON parse per row for every materialised column; rows are unique by uuid (both
+                # writers deduplicate the block first), so no insert-time collapse is needed.
                 engine: Any = self.engine
-                engine.insert_arrow("events", table, dedup_token=token, computed=materialized_on_insert())
+                engine.insert_arrow(
+                    "events", table, dedup_token=token, computed=materialized_on_insert(), unique_keys=True
+                )
+                engine.insert_arrow("event_uuids", uuids, unique_keys=True)
             else:
                 self.engine.insert_arrow("events", table, dedup_token=token)
-            self.engine.insert_arrow(
-                "event_uuids", pa.table({"team_id": table.column("team_id"), "uuid": table.column("uuid")})
-            )
-        self._write_person_changes(self.persons.drain())
+                self.engine.insert_arrow("event_uuids", uuids)
 
     def _write_person_changes(self, changes: PersonChanges) -> None:
         import pyarrow as pa
@@ -315,6 +364,10 @@ class EventWriter:
             persons, distinct_ids = _created_tables(changes.created)
             self.engine.insert_arrow("persons", persons)
             self.engine.insert_arrow("person_distinct_ids", distinct_ids)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _arrow(values: Any, kind: Any) -> Any:
