@@ -4,6 +4,7 @@ empty data directory creates the default organization, project 1 and ``admin@loc
 from __future__ import annotations
 
 import gc
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -170,9 +171,58 @@ def projects_show(data_dir: Path | None, project_id: int) -> None:
             ("id", project.id),
             ("name", project.name),
             ("timezone", project.timezone),
+            (
+                "week_start_day",
+                f"{project.week_start_day} ({'Monday' if project.week_start_day else 'Sunday'})",
+            ),
+            ("test_account_filters", json.dumps(project.test_account_filters)),
             ("api_token", project.api_token),
         ):
             click.echo(f"{label}: {value}")
+
+
+@projects.command("update")
+@data_dir_option
+@click.option("--project", "project_id", default=1, show_default=True, type=int)
+@click.option("--name", default=None)
+@click.option("--timezone", default=None, help="IANA name, e.g. Europe/Berlin.")
+@click.option("--week-start-day", type=click.Choice(["sunday", "monday"]), default=None)
+@click.option(
+    "--test-account-filters",
+    "filters",
+    default=None,
+    help='JSON list of property filters, e.g. \'[{"key": "email", "value": "@example.com", '
+    '"operator": "not_icontains", "type": "person"}]\'.',
+)
+def projects_update(
+    data_dir: Path | None,
+    project_id: int,
+    name: str | None,
+    timezone: str | None,
+    week_start_day: str | None,
+    filters: str | None,
+) -> None:
+    """Change a project's settings (as PATCH /api/projects/ID/ does)."""
+    from pydantic import ValidationError
+
+    from insightd.api.schemas import ProjectWrite
+    from insightd.services.projects import update_project
+
+    body: dict[str, Any] = {"name": name, "timezone": timezone}
+    if week_start_day is not None:
+        body["week_start_day"] = 1 if week_start_day == "monday" else 0
+    if filters is not None:
+        try:
+            body["test_account_filters"] = json.loads(filters)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--test-account-filters") from exc
+    try:
+        changes = ProjectWrite.model_validate({k: v for k, v in body.items() if v is not None}).changes()
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with store(data_dir) as session:
+        update_project(session, project_id, changes)
+    click.echo(f"updated project {project_id}")
 
 
 @main.group()

@@ -26,6 +26,7 @@ from insightd.api.routes import (
     insight_metadata,
     insight_tags_views,
     insights,
+    projects,
     query,
     sdk,
     tags,
@@ -44,6 +45,7 @@ PROJECT_ROUTERS = (
     dashboards.router,
     tags.router,
     query.router,
+    projects.router,
 )
 
 

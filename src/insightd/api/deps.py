@@ -112,6 +112,8 @@ def actor_dependency(scope: str | None, *, throttle: bool = False) -> Any:
 
 InsightRead = actor_dependency("insight:read", throttle=True)
 InsightWrite = actor_dependency("insight:write", throttle=True)
+ProjectRead = actor_dependency("project:read", throttle=True)
+ProjectWrite = actor_dependency("project:write", throttle=True)
 DashboardRead = actor_dependency("dashboard:read")
 DashboardWrite = actor_dependency("dashboard:write")
 ActivityRead = actor_dependency("activity_log:read", throttle=True)

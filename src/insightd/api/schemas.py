@@ -128,3 +128,34 @@ class GenerateMetadata(_Body):
             return validate_query(value)
         except InvalidQuery as exc:
             raise PydanticCustomError("parse_error", "{detail}", {"detail": str(exc)}) from exc
+
+
+class ProjectWrite(_Body):
+    """Project settings a client may change (PostHog's team fields that insightd uses)."""
+
+    name: Text | None = Field(None, min_length=1, max_length=200)
+    timezone: Text | None = Field(None, max_length=240)
+    week_start_day: Literal[0, 1] | None = None
+    test_account_filters: list[dict[str, Any]] | None = Field(None, max_length=100)
+
+    @field_validator("test_account_filters", mode="after")
+    @classmethod
+    def _filters(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        if value is None:
+            return None
+        from insightd.queries.models import PropertyFilter  # the query models validate the filters
+
+        out = []
+        for index, item in enumerate(value):
+            try:
+                out.append(PropertyFilter.model_validate(item).model_dump(exclude_none=True))
+            except ValueError as exc:
+                raise PydanticCustomError(
+                    "invalid_filter",
+                    "Filter {index} is not an event or person property filter: {error}",
+                    {"index": index, "error": str(exc).splitlines()[-1].strip()},
+                ) from exc
+        return out
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)

@@ -13,6 +13,7 @@ from insightd.errors import InsightdError
 from insightd.execution.cancellation import CancelScope
 from insightd.execution.modes import ExecutionMode
 from insightd.execution.service import QueryRequest, QueryService
+from insightd.queries.project import ProjectSettings
 from insightd.store.models import Insight
 
 RESULT_FIELDS = {
@@ -44,7 +45,7 @@ def insight_results(
     insights: Sequence[Insight],
     *,
     team_id: int,
-    timezone: str,
+    project: ProjectSettings,
     mode: ExecutionMode,
     client_query_id: str | None = None,
     raise_errors: bool = False,
@@ -59,7 +60,7 @@ def insight_results(
             continue
         request = QueryRequest(
             team_id=team_id,
-            timezone=timezone,
+            project=project,
             query=insight.query,
             mode=mode,
             client_query_id=client_query_id if len(insights) == 1 else None,

@@ -1,4 +1,4 @@
-"""Cache keys: a sha256 of a canonical, versioned payload (kind, project, query, timezone, engine)."""
+"""Cache keys: a sha256 of a canonical, versioned payload (kind, project and its settings, query, engine)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ CACHE_VERSION = 1
 COSMETIC_FIELDS = {"tags", "response", "name"}
 
 
-def cache_payload(query: BaseModel, team_id: int, timezone: str, engine: str) -> dict[str, Any]:
+def cache_payload(query: BaseModel, team_id: int, project: dict[str, Any], engine: str) -> dict[str, Any]:
+    """``project``: the project settings the result depends on (``ProjectSettings.cache_fields``)."""
     body = query.model_dump(mode="json", exclude_none=True, exclude=COSMETIC_FIELDS)
     return {
         "version": CACHE_VERSION,
         "kind": body.get("kind"),
         "team_id": team_id,
-        "timezone": timezone,
+        "project": project,
         "engine": engine,
         "query": body,
     }

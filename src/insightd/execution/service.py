@@ -31,6 +31,7 @@ from insightd.execution.keys import cache_key, cache_payload
 from insightd.execution.killable import KillableEngine, engine_query_id
 from insightd.execution.modes import ExecutionMode, is_stale, next_allowed_refresh, target_age
 from insightd.metrics import Metrics
+from insightd.queries.project import ProjectSettings
 from insightd.queries.registry import parse_query, runner_for
 from insightd.queries.runner import QueryContext
 
@@ -45,7 +46,7 @@ MAX_KILLED_PENDING = 1000
 @dataclass(frozen=True)
 class QueryRequest:
     team_id: int
-    timezone: str
+    project: ProjectSettings
     query: Any
     mode: ExecutionMode = ExecutionMode.FORCE_CACHE
     client_query_id: str | None = None
@@ -98,7 +99,9 @@ class QueryService:
         model = parse_query(request.query)
         query_id = query_id_for(request.client_query_id)
         engine = self._engine()
-        key = cache_key(cache_payload(model, request.team_id, request.timezone, engine.name))
+        key = cache_key(
+            cache_payload(model, request.team_id, request.project.cache_fields(model), engine.name)
+        )
         cached = self.cache.get(key)
         mode = request.mode
         now = self.clock()
@@ -166,7 +169,8 @@ class QueryService:
         engine = self._start_flight(flight_id)
         ctx = QueryContext(
             team_id=request.team_id,
-            timezone=request.timezone,
+            timezone=request.project.timezone,
+            project=request.project,
             engine=engine,
             query_id=engine.query_id,
             now=self.clock(),
@@ -232,7 +236,7 @@ class QueryService:
             "next_allowed_client_refresh": _iso(next_allowed_refresh(entry.last_refresh, entry.interval)),
             "cache_target_age": _iso(target_age(entry.last_refresh, entry.interval)),
             "cache_key": key,
-            "timezone": request.timezone,
+            "timezone": request.project.timezone,
             "query_status": None,
             "timings": [],
             "modifiers": {},
@@ -250,7 +254,7 @@ class QueryService:
             "next_allowed_client_refresh": None,
             "cache_target_age": None,
             "cache_key": key,
-            "timezone": request.timezone,
+            "timezone": request.project.timezone,
             "query_status": status,
             "hogql": None,
             "hasMore": None,

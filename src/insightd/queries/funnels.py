@@ -119,8 +119,9 @@ class FunnelsRunner:
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         team = params.add(self.ctx.team_id, "UInt64")
         tz = self.ctx.timezone
-        global_filter = builder.where(self.query.properties)
-        person = uses_person(self.query.properties) or any(
+        shared = self.ctx.project.with_test_filters(self.query.properties, self.query.filterTestAccounts)
+        global_filter = builder.where(shared)
+        person = uses_person(shared) or any(
             uses_person(n.properties) for n in [*self.query.series, *(self.filter.exclusions or [])]
         )
         if self.breakdown is not None and self.breakdown.breakdown_type == "person":

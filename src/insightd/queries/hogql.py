@@ -22,6 +22,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from insightd.errors import QueryError
 from insightd.queries.models import HogQLQuery
+from insightd.queries.project import week_mode
 from insightd.queries.runner import QueryContext
 from insightd.queries.source import events_from
 from insightd.queries.sql import Params, property_raw
@@ -110,8 +111,8 @@ def _function_name(node: exp.Func) -> str:
 class Sandbox:
     """Checks and rewrites one user query for one project."""
 
-    def __init__(self, team_id: int, timezone: str) -> None:
-        self.team_id, self.timezone = team_id, timezone
+    def __init__(self, team_id: int, timezone: str, week_start_day: int = 0) -> None:
+        self.team_id, self.timezone, self.week_start_day = team_id, timezone, week_start_day
         self.params = Params()
 
     def parse(self, sql: str) -> exp.Query:
@@ -154,6 +155,10 @@ class Sandbox:
 
     def rewrite(self, root: exp.Query) -> exp.Query:
         person = self._rewrite_properties(root)
+        for call in list(root.find_all(exp.Anonymous)):
+            if str(call.name).lower() == "tostartofweek" and len(call.expressions) == 1:
+                # PostHog's printer: weeks start on the project's week start day.
+                call.append("expressions", exp.Literal.number(week_mode(self.week_start_day)))
         ctes = {cte.alias_or_name for cte in root.find_all(exp.CTE)}
         for table in list(root.find_all(exp.Table)):
             if table.name in ctes or table.name not in TABLES:
@@ -253,7 +258,7 @@ class HogQLRunner:
         return None
 
     def calculate(self) -> dict[str, Any]:
-        sandbox = Sandbox(self.ctx.team_id, self.ctx.timezone)
+        sandbox = Sandbox(self.ctx.team_id, self.ctx.timezone, self.ctx.project.week_start_day)
         root = sandbox.parse(self.query.query)
         sandbox.check(root)
         root = sandbox.rewrite(root)

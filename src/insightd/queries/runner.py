@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from insightd.engine.base import Engine, EngineError, QueryCancelled, QueryResult, QueryTimeout
 from insightd.errors import QueryError
 from insightd.queries.dates import ResolvedRange, resolve
+from insightd.queries.project import ProjectSettings
 
 
 @dataclass
@@ -24,6 +25,7 @@ class QueryContext:
     query_id: str
     now: datetime
     settings: Mapping[str, Any] = field(default_factory=dict)
+    project: ProjectSettings = field(default_factory=ProjectSettings)
     executed: list[str] = field(default_factory=list)
     _overrides: bool | None = field(default=None, init=False, repr=False)
 
@@ -70,6 +72,7 @@ class QueryContext:
             self.now,
             explicit=explicit or bool(date_range and date_range.explicitDate),
             earliest=earliest,
+            week_start=self.project.week_start_day,
         )
 
     def earliest_timestamp(self) -> datetime | None:

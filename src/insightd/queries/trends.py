@@ -12,6 +12,7 @@ from insightd.queries import breakdowns
 from insightd.queries.dates import ResolvedRange, compare_to_period, previous_period
 from insightd.queries.formula import evaluate, parse_formula
 from insightd.queries.models import PROPERTY_MATHS, TOTAL_VALUE_DISPLAYS, EventsNode, TrendsQuery
+from insightd.queries.project import week_mode
 from insightd.queries.properties import FilterBuilder, uses_person
 from insightd.queries.runner import QueryContext
 from insightd.queries.source import events_from
@@ -22,7 +23,7 @@ BUCKET_FUNCTIONS = {
     "minute": "toStartOfMinute({t})",
     "hour": "toStartOfHour({t})",
     "day": "toStartOfDay({t})",
-    "week": "toStartOfWeek({t}, 0)",
+    "week": "toStartOfWeek({t}, {week_mode})",
     "month": "toStartOfMonth({t})",
 }
 ROLLING_DAYS = {"weekly_active": 7, "monthly_active": 30}
@@ -83,12 +84,16 @@ class TrendsRunner:
 
     # -- SQL ---------------------------------------------------------------------------------------
     def _bucket(self, column: str, interval: str) -> str:
-        return BUCKET_FUNCTIONS[interval].format(t=f"toTimeZone({column}, '{self.ctx.timezone}')")
+        column = f"toTimeZone({column}, '{self.ctx.timezone}')"
+        return BUCKET_FUNCTIONS[interval].format(
+            t=column, week_mode=week_mode(self.ctx.project.week_start_day)
+        )
 
     def _filters(self, series: EventsNode, params: Params) -> tuple[str, bool]:
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
-        parts = [builder.where(self.query.properties), builder.where(series.properties)]
-        person = uses_person(self.query.properties) or uses_person(series.properties)
+        shared = self.ctx.project.with_test_filters(self.query.properties, self.query.filterTestAccounts)
+        parts = [builder.where(shared), builder.where(series.properties)]
+        person = uses_person(shared) or uses_person(series.properties)
         if any(part.type == "person" for part in self.parts):
             person = True
         return " AND ".join(p for p in parts if p != "1") or "1", person

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -70,6 +71,10 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(200))
     api_token: Mapped[str] = mapped_column(String(64), unique=True)
     timezone: Mapped[str] = mapped_column(String(240), default="UTC")
+    # 0: weeks start on Sunday (PostHog's default), 1: on Monday.
+    week_start_day: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # Property filters AND-ed into queries with ``filterTestAccounts`` (PostHog's team setting).
+    test_account_filters: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

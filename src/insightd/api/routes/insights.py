@@ -19,6 +19,7 @@ from insightd.errors import ValidationFailed
 from insightd.execution.cancellation import CancelScope
 from insightd.execution.insights import insight_results
 from insightd.execution.modes import parse_refresh
+from insightd.queries.project import ProjectSettings
 from insightd.services.activity import list_activity
 from insightd.services.context import Actor
 from insightd.services.insight_list import list_insights
@@ -50,7 +51,7 @@ def _list(request: Request, state: State, actor: Actor, scope: CancelScope) -> R
                 state.queries,
                 result.insights,
                 team_id=actor.project_id,
-                timezone=actor.project.timezone,
+                project=ProjectSettings.of(actor.project),
                 mode=mode,
                 scope=scope,
             )
@@ -135,7 +136,7 @@ def _retrieve(request: Request, state: State, actor: Actor, lookup: str, scope: 
             state.queries,
             [insight],
             team_id=actor.project_id,
-            timezone=actor.project.timezone,
+            project=ProjectSettings.of(actor.project),
             mode=mode,
             client_query_id=request.query_params.get("client_query_id"),
             raise_errors=True,

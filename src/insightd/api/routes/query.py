@@ -15,6 +15,7 @@ from insightd.api.rendering import NegotiatedRoute, empty, ok
 from insightd.api.waiting import while_connected
 from insightd.execution.modes import ExecutionMode, parse_refresh
 from insightd.execution.service import QueryRequest
+from insightd.queries.project import ProjectSettings
 
 router = APIRouter(route_class=NegotiatedRoute, tags=["query"])
 
@@ -37,7 +38,7 @@ async def run_query(
     scope = state.queries.cancel_scope()
     query = QueryRequest(
         team_id=actor.project_id,
-        timezone=actor.project.timezone,
+        project=ProjectSettings.of(actor.project),
         query=body.query,
         mode=mode,
         client_query_id=body.client_query_id,
