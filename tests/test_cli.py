@@ -144,3 +144,31 @@ def test_serve_starts_and_printed_key_works(data_dir: Path) -> None:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_projects_update_changes_the_query_settings(data_dir: Path) -> None:
+    dd = str(data_dir)
+    filters = '[{"key": "email", "value": "@acme.test", "operator": "not_icontains", "type": "person"}]'
+    run(
+        "projects",
+        "update",
+        "--data-dir",
+        dd,
+        "--week-start-day",
+        "monday",
+        "--test-account-filters",
+        filters,
+    )
+    shown = run("projects", "show", "--data-dir", dd)
+    assert "week_start_day: 1 (Monday)" in shown
+    assert '"value": "@acme.test"' in shown and '"type": "person"' in shown
+    runner = CliRunner()
+    not_json = runner.invoke(main, ["projects", "update", "--data-dir", dd, "--test-account-filters", "[{"])
+    assert not_json.exit_code == 2 and "not JSON" in not_json.output
+    not_a_filter = runner.invoke(
+        main, ["projects", "update", "--data-dir", dd, "--test-account-filters", '[{"type": "cohort"}]']
+    )
+    assert not_a_filter.exit_code == 1 and "test_account_filters" in not_a_filter.output
+    bad_zone = runner.invoke(main, ["projects", "update", "--data-dir", dd, "--timezone", "Mars/Base"])
+    assert bad_zone.exit_code == 1 and "Mars/Base" in bad_zone.output and "Traceback" not in bad_zone.output
+    assert "week_start_day: 1 (Monday)" in run("projects", "show", "--data-dir", dd)
