@@ -3,6 +3,7 @@ table N+1 is prepared while table N is inserted, with the same results as one wr
 
 from __future__ import annotations
 
+import sys
 import uuid
 from typing import Any
 
@@ -50,6 +51,7 @@ def test_repeats_across_and_within_pipelined_tables_are_stored_once(
         assert response.status_code == 200
         before = 1
     a, b, c = _ids(300), _ids(200), _ids(100)
+    switch_interval = sys.getswitchinterval()
     bulk = store.server.state.events.bulk_writes()
     results = [
         bulk.write(store.project_id, _table(a)),
@@ -57,6 +59,7 @@ def test_repeats_across_and_within_pipelined_tables_are_stored_once(
         bulk.write(store.project_id, _table(c + c + b[:10])),  # repeats within the table too
     ]
     bulk.finish()
+    assert sys.getswitchinterval() == switch_interval  # the process's thread switching is restored
     assert [(r.stored, r.duplicates) for r in results] == [(300, 0), (200, 150), (100, 110)]
     assert _stored(store) == [before + 600, before + 600]
 

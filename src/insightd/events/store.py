@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -203,7 +204,14 @@ class BulkWrites:
     first failure (every later ``write`` raises it too, and nothing after a failure is inserted).
     Anything that reads the stored uuids meanwhile (the next table's dedup probe, the capture
     flusher) first waits for the pending inserts, so a uuid is never stored twice.
+
+    While it runs, the interpreter switches threads every 0.5 ms instead of 5 ms: the insert thread
+    takes the GIL briefly and often (chDB reads the Arrow table through Python), and with the default
+    interval it queues behind the preparing thread each time (1M Parquet rows: 263–438k rows/s with
+    the default, 433–477k with 0.5 ms).
     """
+
+    SWITCH_INTERVAL = 0.0005
 
     def __init__(self, writer: EventWriter, lock: threading.Lock) -> None:
         self._writer = writer
@@ -213,6 +221,8 @@ class BulkWrites:
         self._pending = 0
         self._error: BaseException | None = None
         self._finished = False
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, name="insightd-bulk-insert", daemon=True)
         self._thread.start()
         writer.settle = self.wait_idle
@@ -238,6 +248,7 @@ class BulkWrites:
             self._jobs.put(None)
             self._thread.join()
             self._writer.settle = _nothing
+            sys.setswitchinterval(self._switch_interval)
         self._raise()
 
     def _raise(self) -> None:
