@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Request
@@ -19,6 +19,7 @@ from insightd.errors import ValidationFailed
 from insightd.execution.cancellation import CancelScope
 from insightd.execution.insights import insight_results
 from insightd.execution.modes import parse_refresh
+from insightd.queries.dashboard_filters import apply_dashboard_filters, dashboard_filter
 from insightd.queries.project import ProjectSettings
 from insightd.services.activity import list_activity
 from insightd.services.context import Actor
@@ -29,6 +30,7 @@ from insightd.services.representations import serialize_insights
 router = APIRouter(route_class=NegotiatedRoute, tags=["insights"])
 ACTIVITY_PAGE = 10
 OVERRIDE_PARAMETERS = ("filters_override", "variables_override", "tile_filters_override")
+FILTER_OVERRIDES = ("filters_override", "tile_filters_override")
 
 
 @router.get("/insights/", summary="List insights")
@@ -119,15 +121,22 @@ async def retrieve(request: Request, state: State, actor: InsightRead, lookup: s
 def _retrieve(request: Request, state: State, actor: Actor, lookup: str, scope: CancelScope) -> Response:
     basic = str_to_bool(request.query_params.get("basic"))
     mode = parse_refresh(request.query_params.get("refresh"), lenient=True)
-    for name in OVERRIDE_PARAMETERS:  # accepted as PostHog does; only their JSON is checked for now
+    overrides: dict[str, Any] = {}
+    for name in OVERRIDE_PARAMETERS:
         text = request.query_params.get(name)
         if text is not None:
             try:
-                orjson.loads(text)
+                overrides[name] = orjson.loads(text)
             except orjson.JSONDecodeError:
                 raise ValidationFailed(f"Invalid JSON passed in {name} parameter", attr=name) from None
+    # Dashboard filters (the dashboard's, then the tile's) change the query that runs and is shown;
+    # variables_override is for SQL variables, which insightd does not have yet: accepted and unused.
+    filters = [dashboard_filter(overrides[n], n) for n in FILTER_OVERRIDES if overrides.get(n) is not None]
     with state.db.read() as session:
         insight = find_insight(session, actor.project_id, lookup)
+        session.expunge(insight)  # a detached copy: the effective query below is never saved
+    for each in filters:
+        insight.query = apply_dashboard_filters(insight.query, each)
     # Computing may take a while: no database session is held meanwhile.
     computed = (
         None
