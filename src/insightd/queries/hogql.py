@@ -13,16 +13,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from insightd.errors import QueryError
-from insightd.queries.models import HogQLQuery
-from insightd.queries.project import week_mode
+from insightd.queries.dates import parse_date
+from insightd.queries.models import HogQLFilters, HogQLQuery, PropertyFilter
+from insightd.queries.project import ProjectSettings, week_mode
+from insightd.queries.properties import FilterBuilder
 from insightd.queries.runner import QueryContext
 from insightd.queries.source import events_from
 from insightd.queries.sql import Params, property_raw
@@ -73,12 +77,22 @@ DENIED_PREFIXES = ("dictget", "dicthas", "file", "url", "remote", "s3", "hdfs", 
 WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Create, exp.Drop, exp.Alter, exp.Command, exp.Merge)
 
 
+FILTERS_CALL = "__insightd_filters"
+_FILTERS_PLACEHOLDER = re.compile(r"\{\s*filters\s*\}")
+
+
 def _quote_dollar_identifiers(sql: str) -> str:
-    """``properties.$browser`` → ``properties.`$browser``` (outside string literals and comments)."""
+    """``properties.$browser`` → ``properties.`$browser```, and PostHog's ``{filters}`` placeholder → a
+    call that ``Sandbox.rewrite`` replaces (both outside string literals and comments)."""
     out: list[str] = []
     i, n = 0, len(sql)
     while i < n:
         ch = sql[i]
+        placeholder = _FILTERS_PLACEHOLDER.match(sql, i) if ch == "{" else None
+        if placeholder is not None:
+            out.append(f"{FILTERS_CALL}()")
+            i = placeholder.end()
+            continue
         if ch in ("'", '"', "`"):
             j = i + 1
             while j < n and sql[j] != ch:
@@ -111,8 +125,19 @@ def _function_name(node: exp.Func) -> str:
 class Sandbox:
     """Checks and rewrites one user query for one project."""
 
-    def __init__(self, team_id: int, timezone: str, week_start_day: int = 0) -> None:
+    def __init__(
+        self,
+        team_id: int,
+        timezone: str,
+        week_start_day: int = 0,
+        *,
+        filters: HogQLFilters | None = None,
+        project: ProjectSettings | None = None,
+        now: datetime | None = None,
+    ) -> None:
         self.team_id, self.timezone, self.week_start_day = team_id, timezone, week_start_day
+        self.filters, self.project = filters, project or ProjectSettings(timezone=timezone)
+        self.now = now or datetime.now(ZoneInfo(timezone))
         self.params = Params()
 
     def parse(self, sql: str) -> exp.Query:
@@ -155,6 +180,7 @@ class Sandbox:
 
     def rewrite(self, root: exp.Query) -> exp.Query:
         person = self._rewrite_properties(root)
+        person = self._rewrite_filters(root) or person
         for call in list(root.find_all(exp.Anonymous)):
             if str(call.name).lower() == "tostartofweek" and len(call.expressions) == 1:
                 # PostHog's printer: weeks start on the project's week start day.
@@ -200,6 +226,60 @@ class Sandbox:
                     bracket.replace(self._json(target, [key.name]))
         return uses_person
 
+    def _rewrite_filters(self, root: exp.Query) -> bool:
+        """Each ``{filters}`` → the query's ``filters`` (PostHog's HogQLFilters) as a condition on the
+        events of the SELECT it is in: properties, ``timestamp >= date_from``, ``timestamp < date_to`` and,
+        with ``filterTestAccounts``, the project's test account filters. True if a person property is used."""
+        uses_person = False
+        for call in list(root.find_all(exp.Anonymous)):
+            if str(call.name) != FILTERS_CALL:
+                continue
+            if call.expressions:
+                raise QueryError("The {filters} placeholder takes no arguments.")
+            select = call.find_ancestor(exp.Select)
+            alias = self._events_alias(select) if select is not None else None
+            if alias is None:
+                raise QueryError(
+                    "Cannot use 'filters' placeholder in a SELECT clause that does not select from "
+                    "the events table."
+                )
+            condition, person = self._filters_condition(alias)
+            uses_person = uses_person or person
+            call.replace(sqlglot.parse_one(condition, read="clickhouse"))
+        return uses_person
+
+    @staticmethod
+    def _events_alias(select: exp.Select) -> str | None:
+        sources = [select.args.get("from_"), *(select.args.get("joins") or [])]
+        for source in sources:
+            table = source.this if source is not None else None
+            if isinstance(table, exp.Table) and table.name == "events" and not table.args.get("db"):
+                return str(table.alias_or_name)
+        return None
+
+    def _filters_condition(self, alias: str) -> tuple[str, bool]:
+        filters = self.filters
+        if filters is None:
+            return "true", False
+        column = exp.to_identifier(alias).sql(dialect="clickhouse")
+        builder = _SandboxFilters(self.params, self.project, self.now, column)
+        properties = self.project.with_test_filters(filters.properties, filters.filterTestAccounts)
+        parts = [builder.where(properties)]
+        tz = ZoneInfo(self.timezone)
+        date_range = filters.dateRange
+        date_from = date_range.date_from if date_range else None
+        date_to = date_range.date_to if date_range else None
+        if date_to:
+            moment = parse_date(date_to, self.now, tz).moment
+            if _DATE_ONLY.match(date_to.strip()):
+                moment += timedelta(days=1)  # a date alone means up to the end of that day
+            parts.append(f"{column}.timestamp < {self.params.moment(moment, self.timezone)}")
+        if date_from and date_from.strip() != "all":
+            moment = parse_date(date_from, self.now, tz).moment
+            parts.append(f"{column}.timestamp >= {self.params.moment(moment, self.timezone)}")
+        parts = [p for p in parts if p != "1"]
+        return (" AND ".join(f"({p})" for p in parts) if parts else "true"), builder.person
+
     def _json(self, target: str, keys: list[str]) -> exp.Expr:
         literal = ", ".join(exp.Literal.string(k).sql(dialect="clickhouse") for k in keys)
         parsed = sqlglot.parse_one(property_raw(target, literal), read="clickhouse")
@@ -244,6 +324,25 @@ class Sandbox:
         return exp.select("*").from_(root.subquery("_user")).limit(DEFAULT_LIMIT + 1), DEFAULT_LIMIT
 
 
+_DATE_ONLY = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+
+
+class _SandboxFilters(FilterBuilder):
+    """Property filters over the sandbox's ``events`` view (aliased ``column``): its ``properties`` and,
+    for person properties, its ``__person_properties``."""
+
+    def __init__(self, params: Params, project: ProjectSettings, now: datetime, column: str) -> None:
+        super().__init__(params, ZoneInfo(project.timezone), now)
+        self.column, self.person = column, False
+
+    def _property(self, item: PropertyFilter) -> str:
+        key = self.params.string(item.key)
+        if item.type == "person":
+            self.person = True
+            return property_raw(f"{self.column}.__person_properties", key)
+        return property_raw(f"{self.column}.properties", key)
+
+
 class HogQLRunner:
     kind: ClassVar[str] = "HogQLQuery"
 
@@ -258,7 +357,14 @@ class HogQLRunner:
         return None
 
     def calculate(self) -> dict[str, Any]:
-        sandbox = Sandbox(self.ctx.team_id, self.ctx.timezone, self.ctx.project.week_start_day)
+        sandbox = Sandbox(
+            self.ctx.team_id,
+            self.ctx.timezone,
+            self.ctx.project.week_start_day,
+            filters=self.query.filters,
+            project=self.ctx.project,
+            now=self.ctx.now,
+        )
         root = sandbox.parse(self.query.query)
         sandbox.check(root)
         root = sandbox.rewrite(root)

@@ -34,7 +34,11 @@ class ProjectSettings:
     def cache_fields(self, query: Any) -> dict[str, Any]:
         """What a cached result depends on besides the query (the filters only when the query uses them)."""
         out: dict[str, Any] = {"timezone": self.timezone, "week_start_day": self.week_start_day}
-        if getattr(query, "filterTestAccounts", False) and self.test_account_filters:
+        hogql_filters = getattr(query, "filters", None)  # a SQL insight's {filters}
+        uses = getattr(query, "filterTestAccounts", False) or getattr(
+            hogql_filters, "filterTestAccounts", False
+        )
+        if uses and self.test_account_filters:
             out["test_account_filters"] = self.test_account_filters
         return out
 
