@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from insightd.events.loader import normalise
+from insightd.events.store import admin_token
 from tests.events.conftest import Store
 
 
@@ -117,3 +118,46 @@ def test_a_failed_insert_fails_the_load_and_nothing_after_it_is_stored(
     assert retry.write(store.project_id, _table(bad + good)).stored == 50
     retry.finish()
     assert _stored(store) == [100, 100]
+
+
+def _remote(store: Store) -> Any:
+    from insightd.events.bulk import RemoteSink
+
+    token = admin_token(store.server.state.settings.data_dir)
+    assert token
+    return RemoteSink(store.server.base_url, token)
+
+
+def test_a_load_handed_to_the_server_is_pipelined_there(store: Store) -> None:
+    a, b = _ids(300), _ids(200)
+    sink, other = _remote(store), _remote(store)
+    try:
+        first = sink.write(store.project_id, _table(a))
+        # Another load meanwhile: its tables are stored one at a time (the pipeline is taken), correctly.
+        assert other.write(store.project_id, _table(a[:100] + b[:100])).stored == 100
+        second = sink.write(store.project_id, _table(a[200:] + b))
+        sink.finish()
+        other.finish()
+    finally:
+        sink.close()
+        other.close()
+    assert (first.stored, second.stored, second.duplicates) == (300, 100, 200)
+    assert _stored(store) == [500, 500]
+
+
+def test_a_failed_insert_on_the_server_fails_the_load_at_finish(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = store.server.state.events
+    assert events.writer is not None
+    monkeypatch.setattr(events.writer, "engine", _FailingInserts(events.writer.engine, fail_from=2))
+    sink = _remote(store)
+    try:
+        sink.write(store.project_id, _table(_ids(40)))
+        sink.write(store.project_id, _table(_ids(40)))  # answered once prepared; its insert fails
+        with pytest.raises(RuntimeError, match="could not store all the data.*not enough space"):
+            sink.finish()
+    finally:
+        sink.close()
+    monkeypatch.undo()
+    assert _stored(store) == [40, 40]

@@ -12,6 +12,7 @@ import os
 import queue
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,13 +65,16 @@ class RemoteSink:
     def __init__(self, url: str, token: str) -> None:
         self.where = f"the running server at {url}"
         self.client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=600)
+        self.load_id = uuid.uuid4().hex  # the server pipelines this load's tables (see ``finish``)
 
     def write(self, team_id: int, table: Any) -> WriteResult:
         result = WriteResult()
         for start in range(0, max(table.num_rows, 1), SEND_ROWS):
             part = table.slice(start, SEND_ROWS)
             response = self.client.post(
-                "/_admin/events/arrow", params={"project_id": team_id}, content=to_ipc(part)
+                "/_admin/events/arrow",
+                params={"project_id": team_id, "load": self.load_id},
+                content=to_ipc(part),
             )
             if response.status_code != 200:
                 raise RuntimeError(f"the server refused the data: {response.text}")
@@ -79,7 +83,10 @@ class RemoteSink:
         return result
 
     def finish(self) -> None:
-        """Nothing to wait for: the server answers each request once its rows are stored."""
+        """Wait until the server has stored every table of this load."""
+        response = self.client.post("/_admin/events/arrow/finish", params={"load": self.load_id})
+        if response.status_code != 200:
+            raise RuntimeError(f"the server could not store all the data: {response.text}")
 
     def close(self) -> None:
         self.client.close()

@@ -7,6 +7,7 @@ Only the process that owns the engine's data directory has an ``EventStore``; ot
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import secrets
@@ -28,6 +29,7 @@ logger = logging.getLogger("insightd.events")
 MAX_BLOCK_EVENTS = 50_000
 MAX_BLOCK_BYTES = 32 * 1024 * 1024
 ADMIN_TOKEN_FILE = "admin.token"
+LOAD_IDLE_SECONDS = 120.0
 
 
 def admin_token(data_dir: Path, *, create: bool = False) -> str | None:
@@ -58,6 +60,9 @@ class EventStore:
         self._start_lock = threading.Lock()
         self.admin_token = ""
         self.last_error: str | None = None
+        # The pipeline of the remote load (``insightd load`` handing chunks to this server) in progress.
+        self._load: tuple[str, BulkWrites] | None = None
+        self._load_lock = threading.Lock()
 
     # --- life cycle ----------------------------------------------------------------------------------
     def start(self) -> EventStore:
@@ -79,6 +84,11 @@ class EventStore:
         return self._thread is not None
 
     def close(self) -> None:
+        with self._load_lock:
+            load, self._load = self._load, None
+        if load is not None:
+            with contextlib.suppress(Exception):  # its client gets the error (or left already)
+                load[1].finish()
         if self._thread is None:
             return
         self._stopping.set()
@@ -179,6 +189,29 @@ class EventStore:
         assert self.writer is not None
         return BulkWrites(self.writer, self._write_lock)
 
+    def load_session(self, load_id: str) -> BulkWrites | None:
+        """The pipeline of remote load ``load_id`` (made on its first chunk), or None while another load
+        holds the pipeline (that load's chunks then go one at a time, still correct). A load whose client
+        went quiet for ``LOAD_IDLE_SECONDS`` is finished to make room."""
+        with self._load_lock:
+            if self._load is not None and self._load[0] != load_id:
+                if self._load[1].idle_seconds() < LOAD_IDLE_SECONDS:
+                    return None
+                abandoned, self._load = self._load[1], None
+                with contextlib.suppress(Exception):
+                    abandoned.finish()
+            if self._load is None:
+                self._load = (load_id, self.bulk_writes())
+            return self._load[1]
+
+    def finish_load(self, load_id: str) -> None:
+        """Wait until remote load ``load_id`` is stored; raise its failure. Unknown ids: nothing to do."""
+        with self._load_lock:
+            if self._load is None or self._load[0] != load_id:
+                return
+            load, self._load = self._load[1], None
+        load.finish()
+
     def stats(self, team_id: int, uuids: list[str] | None = None) -> dict[str, int]:
         engine = self._engine()
         row = engine.execute(
@@ -216,24 +249,30 @@ class BulkWrites:
     def __init__(self, writer: EventWriter, lock: threading.Lock) -> None:
         self._writer = writer
         self._lock = lock
-        self._jobs: queue.Queue[tuple[int, Prepared] | None] = queue.Queue(maxsize=1)
+        self._jobs: queue.Queue[Prepared | None] = queue.Queue(maxsize=1)
         self._idle = threading.Condition()
         self._pending = 0
         self._error: BaseException | None = None
         self._finished = False
+        self._last_write = time.monotonic()
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
         self._thread = threading.Thread(target=self._run, name="insightd-bulk-insert", daemon=True)
         self._thread.start()
         writer.settle = self.wait_idle
 
+    def idle_seconds(self) -> float:
+        """Seconds since the last ``write`` (0 while one is pending)."""
+        return 0.0 if self._pending else time.monotonic() - self._last_write
+
     def write(self, team_id: int, table: Any) -> WriteResult:
         self._raise()
+        self._last_write = time.monotonic()
         with self._lock:
             prepared, result = self._writer.prepare_table(team_id, table)
             with self._idle:
                 self._pending += 1
-        self._jobs.put((team_id, prepared))
+        self._jobs.put(prepared)
         return result
 
     def wait_idle(self) -> None:
@@ -256,15 +295,15 @@ class BulkWrites:
             raise RuntimeError(f"storing the events failed: {self._error}") from self._error
 
     def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            team_id, prepared = job
+        while (prepared := self._jobs.get()) is not None:
             try:
                 if self._error is None:
                     self._writer.commit(prepared)
             except BaseException as exc:  # reported by finish() and the next write()
+                # The project's remembered uuids may now include some that were not stored: harmless,
+                # a remembered uuid is only a candidate, confirmed against the engine after a settle
+                # (so no store lock is taken here: a writer holding it may be waiting for this thread).
                 self._error = exc
-                with self._lock:
-                    self._writer.forget(team_id)
             finally:
                 with self._idle:
                     self._pending -= 1

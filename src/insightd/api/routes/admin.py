@@ -8,6 +8,7 @@ readable only by its owner) are served.
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from insightd.state import AppState
 
 router = APIRouter(prefix="/_admin", tags=["admin"], include_in_schema=False)
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_LOAD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _refusal(request: Request) -> Response | None:
@@ -82,22 +84,51 @@ async def stats(request: Request) -> Response:
 
 @router.post("/events/arrow")
 async def load_arrow(request: Request) -> Response:
-    """Store an Arrow IPC stream of normalised events (``insightd load``/``demo`` send these)."""
+    """Store an Arrow IPC stream of normalised events (``insightd load``/``demo`` send these).
+
+    With ``load=<id>`` the table joins that load's pipeline: the answer (its counts) comes once the
+    table is deduplicated and its persons resolved, and it is inserted while the next one arrives;
+    ``POST /_admin/events/arrow/finish?load=<id>`` then waits for the inserts. Without, the answer
+    comes once the table is stored."""
     if (refused := _refusal(request)) is not None:
         return refused
     project = request.query_params.get("project_id", "")
     if not project.isdigit():
         return _bad("project_id must be an integer query parameter")
+    load_id = request.query_params.get("load")
+    if load_id is not None and not _LOAD_ID.match(load_id):
+        return _bad("load must be 1 to 64 letters, digits, '-' or '_'")
     body = await request.body()
     state: AppState = request.app.state.insightd
 
     def store() -> dict[str, int]:
         from insightd.events.loader import read_ipc
 
-        result = state.events.write_table(int(project), read_ipc(body))
+        table = read_ipc(body)
+        session = state.events.load_session(load_id) if load_id else None
+        writer = session.write if session is not None else state.events.write_table
+        result = writer(int(project), table)
         return {"stored": result.stored, "duplicates": result.duplicates}
 
     try:
         return JSONResponse(await run_in_threadpool(store))
     except ValueError as exc:
         return _bad(str(exc))
+    except RuntimeError as exc:  # an earlier table of this load could not be stored
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+@router.post("/events/arrow/finish")
+async def finish_load(request: Request) -> Response:
+    """Wait until every table of load ``load`` is stored; 503 with the reason if one could not be."""
+    if (refused := _refusal(request)) is not None:
+        return refused
+    load_id = request.query_params.get("load", "")
+    if not _LOAD_ID.match(load_id):
+        return _bad("load must be 1 to 64 letters, digits, '-' or '_'")
+    state: AppState = request.app.state.insightd
+    try:
+        await run_in_threadpool(state.events.finish_load, load_id)
+    except RuntimeError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+    return JSONResponse({"finished": True})
