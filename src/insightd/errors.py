@@ -101,6 +101,13 @@ class UnsupportedMediaType(InsightdError):
         super().__init__(f'Unsupported media type "{media_type}" in request.')
 
 
+class NotAcceptable(InsightdError):
+    status = 406
+    type = "invalid_request"
+    code = "not_acceptable"
+    default_detail = "Could not satisfy the request Accept header."
+
+
 class Throttled(InsightdError):
     status = 429
     type = "throttled_error"

@@ -8,7 +8,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from insightd.api.errors import error_response
-from insightd.errors import InsightdError, UnsupportedMediaType
+from insightd.errors import InsightdError, NotAcceptable, UnsupportedMediaType
 
 logger = logging.getLogger("insightd.api")
 
@@ -16,6 +16,21 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # PostHog's capture paths, served with and without the trailing slash (never subject to the 415 rule).
 CAPTURE_PATHS = frozenset({"/batch", "/e", "/i/v0/e", "/capture", "/track", "/engage"})
 PROJECT_PREFIXES = ("/api/projects/{project_id}", "/api/environments/{project_id}")
+# What the API renders (JSON, and CSV on request): an Accept header that allows none of these is a 406.
+RENDERED = ("application/json", "text/csv")
+
+
+def acceptable(accept: str) -> bool:
+    """Whether an ``Accept`` header allows JSON or CSV (ranges with ``q=0`` allow nothing)."""
+    if not accept.strip():
+        return True
+    for item in accept.split(","):
+        media, *params = (part.strip().lower() for part in item.split(";"))
+        if any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
+            continue
+        if media in ("*/*", "*", "application/*", "text/*") or media in RENDERED or media.endswith("+json"):
+            return True
+    return False
 
 
 def _is_json(content_type: str) -> bool:
@@ -35,6 +50,15 @@ class APIConventions:
             path: str = scope["path"]
             if (path.startswith("/api/") and not path.endswith("/")) or path in CAPTURE_PATHS:
                 scope = dict(scope, path=path + "/", raw_path=(path + "/").encode())
+            if path.startswith("/api/") and scope["method"] == "HEAD":
+                # As Django: a HEAD is the GET without its body (same status and headers).
+                scope = dict(scope, method="GET")
+                send = _without_body(send)
+            if path.startswith("/api/") and not _format_given(scope):
+                accept = ", ".join(v.decode("latin-1") for k, v in scope["headers"] if k == b"accept")
+                if not acceptable(accept):
+                    await error_response(NotAcceptable())(scope, receive, send)
+                    return
             if path.startswith("/api/") and scope["method"] in BODY_METHODS:
                 content_type = ""
                 for name, value in scope["headers"]:
@@ -62,6 +86,22 @@ class APIConventions:
             if started or scope["type"] != "http":
                 raise
             await error_response(InsightdError())(scope, receive, send)
+
+
+def _format_given(scope: Scope) -> bool:
+    """``?format=`` picks the renderer whatever the Accept header says (DRF's URL format override)."""
+    return b"format=" in scope.get("query_string", b"")
+
+
+def _without_body(send: Send) -> Send:
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body"):
+                return  # the rest of a streamed body: dropped, the last part ends the response
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
 
 
 class RequestMetrics:
