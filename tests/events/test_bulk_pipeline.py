@@ -80,13 +80,13 @@ def test_the_stored_uuids_are_read_only_after_pending_inserts(store: Store) -> N
 
 class _FailingInserts:
     """The engine, except that inserting ``events`` fails from the ``fail_from``-th insert on (a disk
-    full, say)."""
+    full, say); with ``rows``, only inserts of that many rows count and fail."""
 
-    def __init__(self, engine: Any, fail_from: int) -> None:
-        self._engine, self._left = engine, fail_from
+    def __init__(self, engine: Any, fail_from: int, rows: int | None = None) -> None:
+        self._engine, self._left, self._rows = engine, fail_from, rows
 
     def insert_arrow(self, table: str, data: Any, **options: Any) -> int:
-        if table == "events":
+        if table == "events" and self._rows in (None, data.num_rows):
             self._left -= 1
             if self._left <= 0:
                 raise RuntimeError("Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space")
@@ -161,3 +161,63 @@ def test_a_failed_insert_on_the_server_fails_the_load_at_finish(
         sink.close()
     monkeypatch.undo()
     assert _stored(store) == [40, 40]
+
+
+def test_a_write_after_finish_is_refused_not_dropped(store: Store) -> None:
+    bulk = store.server.state.events.bulk_writes()
+    bulk.write(store.project_id, _table(_ids(10)))
+    bulk.finish()
+    with pytest.raises(RuntimeError, match="already finished"):
+        bulk.write(store.project_id, _table(_ids(10)))
+    assert _stored(store) == [10, 10]
+
+
+def _new_people(n: int, tag: str) -> Any:
+    rows = [
+        {"uuid": str(uuid.uuid4()), "event": "$pageview", "distinct_id": f"{tag}-{i}", "properties": "{}",
+         "timestamp": "2026-05-01T10:00:00Z"}
+        for i in range(n)
+    ]  # fmt: skip
+    table, _ = normalise(pa.Table.from_pylist(rows))
+    return table
+
+
+def test_persons_of_a_failed_table_are_stored_when_it_is_retried(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = store.server.state.events
+    assert events.writer is not None
+    monkeypatch.setattr(events.writer, "engine", _FailingInserts(events.writer.engine, fail_from=1))
+    people = _new_people(30, f"p{uuid.uuid4().hex[:6]}")
+    bulk = events.bulk_writes()
+    bulk.write(store.project_id, people)
+    with pytest.raises(RuntimeError):
+        bulk.finish()
+    monkeypatch.undo()
+    retry = events.bulk_writes()
+    assert retry.write(store.project_id, people).stored == 30
+    retry.finish()
+    assert store.stats()["persons"] == 30  # a person row for each new distinct_id, none lost
+
+
+def test_a_remote_load_ended_for_another_reports_its_failure(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import insightd.events.store as store_module
+
+    events = store.server.state.events
+    assert events.writer is not None
+    failing = _FailingInserts(events.writer.engine, fail_from=1, rows=13)
+    monkeypatch.setattr(events.writer, "engine", failing)
+    quiet, other = _remote(store), _remote(store)
+    try:
+        quiet.write(store.project_id, _table(_ids(13)))  # its insert fails; its client goes quiet
+        monkeypatch.setattr(store_module, "LOAD_IDLE_SECONDS", 0.0)
+        assert other.write(store.project_id, _table(_ids(20))).stored == 20  # ends the quiet load
+        other.finish()
+        with pytest.raises(RuntimeError, match="not enough space"):
+            quiet.finish()
+    finally:
+        quiet.close()
+        other.close()
+    assert _stored(store) == [20, 20]

@@ -12,10 +12,11 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from insightd.queries.funnel_walk import Walk, walk_ordered
+from insightd.queries.funnel_walk import Walk, walk_ordered, walk_unordered
 from tests.queries.events import Event, ev, insert_events, run
 from tests.support import ServerThread, new_tenant
 
@@ -40,7 +41,9 @@ def event_sets(draw: st.DrawFn) -> list[Event]:
     return out
 
 
-def expected_walks(events: list[Event], window: float, attribution: str | None) -> dict[str, list[Walk]]:
+def expected_walks(
+    events: list[Event], window: float, attribution: str | None, order: str = "ordered"
+) -> dict[str, list[Walk]]:
     actors: dict[str, list[tuple[float, list[int], str]]] = defaultdict(list)
     for e in events:
         if e.event in STEPS:
@@ -52,7 +55,11 @@ def expected_walks(events: list[Event], window: float, attribution: str | None) 
         evs.sort(key=lambda x: (x[0], x[1][0]))
         if not any(x[1] == [1] for x in evs):
             continue
-        walk = walk_ordered(evs, len(STEPS), window)
+        walk = (
+            walk_unordered(evs, len(STEPS), window)
+            if order == "unordered"
+            else walk_ordered(evs, len(STEPS), window)
+        )
         ordered = evs if attribution != "last_touch" else list(reversed(evs))
         value = next((x[2] for x in ordered if x[2]), "") if attribution else ""
         if walk.step >= 0:
@@ -95,19 +102,20 @@ def funnel(window_minutes: int, **extra: Any) -> dict[str, Any]:
     minutes=st.sampled_from([5, 60, 240]),
     attribution=st.sampled_from([None, "first_touch", "last_touch"]),
 )
+@pytest.mark.parametrize("order", ["ordered", "unordered"])
 def test_sql_walk_equals_posthog_walk(
-    server: ServerThread, events: list[Event], minutes: int, attribution: str | None
+    server: ServerThread, events: list[Event], minutes: int, attribution: str | None, order: str
 ) -> None:
     tenant = new_tenant(server)
     insert_events(server, tenant.project_id, events)
-    expected = expected_walks(events, minutes * 60.0, attribution)
+    expected = expected_walks(events, minutes * 60.0, attribution, order)
     if attribution is None:
-        steps = run(tenant, funnel(minutes))["results"]
+        steps = run(tenant, funnel(minutes, funnelsFilter={"funnelOrderType": order}))["results"]
         assert got(steps) == summary(expected.get("", []))
     else:
         extra = {
             "breakdownFilter": {"breakdown": "$browser"},
-            "funnelsFilter": {"breakdownAttributionType": attribution},
+            "funnelsFilter": {"breakdownAttributionType": attribution, "funnelOrderType": order},
         }
         groups = run(tenant, funnel(minutes, **extra))["results"]
         assert {g[0]["breakdown_value"][0]: got(g) for g in groups} == {
@@ -118,14 +126,16 @@ def test_sql_walk_equals_posthog_walk(
 
 @SETTINGS
 @given(events=event_sets(), minutes=st.sampled_from([60, 240]))
+@pytest.mark.parametrize("order", ["ordered", "unordered"])
 def test_sql_time_to_convert_equals_posthog_walk(
-    server: ServerThread, events: list[Event], minutes: int
+    server: ServerThread, events: list[Event], minutes: int, order: str
 ) -> None:
     tenant = new_tenant(server)
     insert_events(server, tenant.project_id, events)
-    walks = expected_walks(events, minutes * 60.0, None).get("", [])
+    walks = expected_walks(events, minutes * 60.0, None, order).get("", [])
     times = [sum(w.timings[0:2]) for w in walks if w.step >= 2]
-    body = run(tenant, funnel(minutes, funnelsFilter={"funnelVizType": "time_to_convert"}))["results"]
+    viz = {"funnelVizType": "time_to_convert", "funnelOrderType": order}
+    body = run(tenant, funnel(minutes, funnelsFilter=viz))["results"]
     if times:
         assert body["average_conversion_time"] == sum(times) / len(times)
         assert sum(count for _, count in body["bins"]) == len(times)

@@ -7,13 +7,13 @@ Only the process that owns the engine's data directory has an ``EventStore``; ot
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import secrets
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ class EventStore:
         self.last_error: str | None = None
         # The pipeline of the remote load (``insightd load`` handing chunks to this server) in progress.
         self._load: tuple[str, BulkWrites] | None = None
+        self._ended_loads: OrderedDict[str, str | None] = OrderedDict()  # load id → its failure
         self._load_lock = threading.Lock()
 
     # --- life cycle ----------------------------------------------------------------------------------
@@ -85,10 +86,8 @@ class EventStore:
 
     def close(self) -> None:
         with self._load_lock:
-            load, self._load = self._load, None
-        if load is not None:
-            with contextlib.suppress(Exception):  # its client gets the error (or left already)
-                load[1].finish()
+            if self._load is not None:
+                self._end_load()
         if self._thread is None:
             return
         self._stopping.set()
@@ -197,20 +196,33 @@ class EventStore:
             if self._load is not None and self._load[0] != load_id:
                 if self._load[1].idle_seconds() < LOAD_IDLE_SECONDS:
                     return None
-                abandoned, self._load = self._load[1], None
-                with contextlib.suppress(Exception):
-                    abandoned.finish()
+                self._end_load()
             if self._load is None:
                 self._load = (load_id, self.bulk_writes())
+            self._load[1].touch()
             return self._load[1]
 
     def finish_load(self, load_id: str) -> None:
         """Wait until remote load ``load_id`` is stored; raise its failure. Unknown ids: nothing to do."""
         with self._load_lock:
-            if self._load is None or self._load[0] != load_id:
-                return
-            load, self._load = self._load[1], None
-        load.finish()
+            if self._load is not None and self._load[0] == load_id:
+                self._end_load()
+            error = self._ended_loads.get(load_id)
+        if error is not None:
+            raise RuntimeError(error)
+
+    def _end_load(self) -> None:
+        """Finish the current remote load, remembering how it ended for its client's finish call."""
+        assert self._load is not None
+        load_id, load = self._load
+        self._load = None
+        try:
+            load.finish()
+            self._ended_loads[load_id] = None
+        except RuntimeError as exc:
+            self._ended_loads[load_id] = str(exc)
+        while len(self._ended_loads) > 64:
+            self._ended_loads.popitem(last=False)
 
     def stats(self, team_id: int, uuids: list[str] | None = None) -> dict[str, int]:
         engine = self._engine()
@@ -262,17 +274,23 @@ class BulkWrites:
         writer.settle = self.wait_idle
 
     def idle_seconds(self) -> float:
-        """Seconds since the last ``write`` (0 while one is pending)."""
+        """Seconds since the last ``write`` or ``touch`` (0 while one is pending)."""
         return 0.0 if self._pending else time.monotonic() - self._last_write
 
-    def write(self, team_id: int, table: Any) -> WriteResult:
-        self._raise()
+    def touch(self) -> None:
+        """A write is on its way (the load is not idle)."""
         self._last_write = time.monotonic()
-        with self._lock:
+
+    def write(self, team_id: int, table: Any) -> WriteResult:
+        with self._lock:  # tables are queued in the order they are prepared
+            if self._finished:
+                raise RuntimeError("storing the events failed: this load was already finished")
+            self._raise()
+            self.touch()
             prepared, result = self._writer.prepare_table(team_id, table)
             with self._idle:
                 self._pending += 1
-        self._jobs.put(prepared)
+            self._jobs.put(prepared)  # never waits long: the insert thread needs no lock
         return result
 
     def wait_idle(self) -> None:
@@ -282,9 +300,11 @@ class BulkWrites:
                 self._idle.wait()
 
     def finish(self) -> None:
-        if not self._finished:
-            self._finished = True
-            self._jobs.put(None)
+        with self._lock:
+            first, self._finished = not self._finished, True
+            if first:
+                self._jobs.put(None)
+        if first:
             self._thread.join()
             self._writer.settle = _nothing
             sys.setswitchinterval(self._switch_interval)
@@ -303,7 +323,10 @@ class BulkWrites:
                 # The project's remembered uuids may now include some that were not stored: harmless,
                 # a remembered uuid is only a candidate, confirmed against the engine after a settle
                 # (so no store lock is taken here: a writer holding it may be waiting for this thread).
+                # The person rows of this table (and of the tables skipped after it) are not stored:
+                # the writer reloads its persons from the engine before its next write.
                 self._error = exc
+                self._writer.persons_unsaved()
             finally:
                 with self._idle:
                     self._pending -= 1

@@ -73,34 +73,22 @@ class EventWriter:
         # Called before every read of the stored uuids: a pipelined bulk load (``EventStore``) waits
         # there for its prepared writes to reach the engine.
         self.settle: Callable[[], None] = _nothing
+        self._persons_stale = False
 
     @classmethod
     def open(cls, engine: Engine) -> EventWriter:
-        persons = PersonStore()
-        persons.load(
-            (
-                (r[0], int(r[1]), r[2], int(r[3]), int(r[4]), int(r[5]))
-                for r in engine.execute(
-                    "SELECT toString(id), team_id, properties, toUnixTimestamp64Micro(created_at), "
-                    "is_identified, version FROM persons FINAL WHERE is_deleted = 0"
-                ).rows
-            ),
-            (
-                (int(r[0]), r[1], r[2], int(r[3]))
-                for r in engine.execute(
-                    "SELECT team_id, distinct_id, toString(person_id), version "
-                    "FROM person_distinct_ids FINAL WHERE is_deleted = 0"
-                ).rows
-            ),
-            (
-                (int(r[0]), r[1], r[2])
-                for r in engine.execute(
-                    "SELECT team_id, toString(old_person_id), toString(override_person_id) "
-                    "FROM person_overrides FINAL"
-                ).rows
-            ),
-        )
-        return cls(engine, persons)
+        return cls(engine, load_persons(engine))
+
+    def persons_unsaved(self) -> None:
+        """Person rows that were taken from the person store could not be stored: the store is reloaded
+        from the engine before the next write (the engine holds what was stored, in-memory state may
+        hold more). Safe to call from any thread."""
+        self._persons_stale = True
+
+    def _reload_persons_if_unsaved(self) -> None:
+        if self._persons_stale:
+            self._persons_stale = False
+            self.persons = load_persons(self.engine)
 
     # --- deduplication -------------------------------------------------------------------------------
     def existing(self, team_ids: Any, uuids: Any) -> set[tuple[int, str]]:
@@ -131,6 +119,8 @@ class EventWriter:
     def write_records(self, records: Sequence[dict[str, Any]], token: str | None) -> WriteResult:
         """Store write-ahead-log records ``{team_id, now, events: [...]}`` as one block."""
         import pyarrow as pa
+
+        self._reload_persons_if_unsaved()
 
         seen: set[tuple[int, str]] = set()
         teams: list[int] = []
@@ -172,7 +162,11 @@ class EventWriter:
             ],
             schema=event_schema(),
         )
-        self._insert(table, token)
+        try:
+            self._insert(table, token)
+        except BaseException:
+            self.persons_unsaved()  # the log keeps the block: it is retried with persons from the engine
+            raise
         return WriteResult(stored=table.num_rows, duplicates=total - table.num_rows)
 
     # --- bulk tables ---------------------------------------------------------------------------------
@@ -183,6 +177,7 @@ class EventWriter:
             self.commit(prepared)
         except BaseException:
             self.forget(team_id)
+            self.persons_unsaved()
             raise
         return result
 
@@ -195,6 +190,7 @@ class EventWriter:
         anything else probes the store), or ``forget`` the project if that fails."""
         import pyarrow as pa
 
+        self._reload_persons_if_unsaved()
         total = table.num_rows
         keys = self._fresh_keys(team_id, table.column("uuid"))
         if keys is None or not distinct(keys):  # distinct keys: no uuid repeats within the table
@@ -364,6 +360,35 @@ class EventWriter:
             persons, distinct_ids = _created_tables(changes.created)
             self.engine.insert_arrow("persons", persons)
             self.engine.insert_arrow("person_distinct_ids", distinct_ids)
+
+
+def load_persons(engine: Engine) -> PersonStore:
+    """The person store as the engine holds it (latest versions, deleted ones left out)."""
+    persons = PersonStore()
+    persons.load(
+        (
+            (r[0], int(r[1]), r[2], int(r[3]), int(r[4]), int(r[5]))
+            for r in engine.execute(
+                "SELECT toString(id), team_id, properties, toUnixTimestamp64Micro(created_at), "
+                "is_identified, version FROM persons FINAL WHERE is_deleted = 0"
+            ).rows
+        ),
+        (
+            (int(r[0]), r[1], r[2], int(r[3]))
+            for r in engine.execute(
+                "SELECT team_id, distinct_id, toString(person_id), version "
+                "FROM person_distinct_ids FINAL WHERE is_deleted = 0"
+            ).rows
+        ),
+        (
+            (int(r[0]), r[1], r[2])
+            for r in engine.execute(
+                "SELECT team_id, toString(old_person_id), toString(override_person_id) "
+                "FROM person_overrides FINAL"
+            ).rows
+        ),
+    )
+    return persons
 
 
 def _nothing() -> None:

@@ -29,8 +29,9 @@ MAX_SQL_STEPS = 16
 
 
 def applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
-    """True when the SQL walk gives exactly the numbers of ``funnel_walk.walk_ordered``."""
-    if (flt.funnelOrderType or "ordered") != "ordered" or flt.exclusions:
+    """True when the SQL walk gives exactly the numbers of ``funnel_walk.walk_ordered`` (ordered
+    funnels) or ``funnel_walk.walk_unordered`` (unordered ones)."""
+    if (flt.funnelOrderType or "ordered") not in ("ordered", "unordered") or flt.exclusions:
         return False
     if viz not in ("steps", "time_to_convert"):
         return False
@@ -106,6 +107,32 @@ def walk_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]
     ]
 
 
+def unordered_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]:
+    """Like ``walk_layers``, for unordered funnels (``walk_unordered``): from each event (a start), the
+    first event of every step at or after it (one backward fill per step); a start's level is how many of
+    those lie within ``W`` of it; the best start is the first with the highest level, and ``tk`` is the
+    k-th of its steps' times in time order."""
+    mask = 2**STEP_BITS
+    firsts = [
+        f"arrayReverseFill((v, x) -> x = {s}, arrayMap((t, x) -> if(x = {s}, t, 0), ts, st), st) AS F{s}"
+        for s in range(1, steps + 1)
+    ]
+    arrays = [f"F{s}" for s in range(1, steps + 1)]
+    names = ", ".join(f"f{s}" for s in range(1, steps + 1))
+    within = " + ".join(f"(f{s} > 0 AND f{s} - t0 <= {window_us})" for s in range(1, steps + 1))
+    best_times = ", ".join(f"F{s}[best]" for s in range(1, steps + 1))
+    times = [f"if(level >= {k}, T[{k}], 0) AS t{k}" for k in range(1, steps + 1)]
+    return [
+        ([], [f"arrayMap(x -> intDiv(x, {mask}), a) AS ts", f"arrayMap(x -> toUInt8(x % {mask}), a) AS st"]),
+        (["ts"], firsts),
+        (["ts", *arrays], [f"arrayMap((t0, {names}) -> toUInt8({within}), ts, {', '.join(arrays)}) AS L"]),
+        (["ts", *arrays], ["arrayMax(L) AS level", "indexOf(L, level) AS best"]),
+        (["level"], [f"[{best_times}] AS starts_at", "ts[best] AS t_start"]),
+        (["level"], [f"arraySort(arrayFilter(x -> x > 0 AND x - t_start <= {window_us}, starts_at)) AS T"]),
+        (["level"], times),
+    ]
+
+
 def step_aggregates(steps: int) -> list[str]:
     """Per group: actors reaching each step; per step ≥ 2 the sum, count and median of non-zero times.
 
@@ -139,10 +166,11 @@ def actor_events(encoded: str, bd: str, attribution: str | None) -> list[str]:
     return out
 
 
-def actor_query(events: str, steps: int, window_us: int) -> str:
+def actor_query(events: str, steps: int, window_us: int, *, unordered: bool = False) -> str:
     """Per actor: ``level``, ``t1..tn`` and ``bd``, from ``events`` = rows of ``actor_events`` columns."""
     sql = events
-    for keep, added in walk_layers(steps, window_us):
+    layers = unordered_layers(steps, window_us) if unordered else walk_layers(steps, window_us)
+    for keep, added in layers:
         sql = f"SELECT {', '.join([*keep, 'bd', *added])} FROM ({sql})"
     return sql
 

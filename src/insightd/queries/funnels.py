@@ -179,7 +179,8 @@ class FunnelsRunner:
             f"SELECT {columns} FROM {events} WHERE steps > 0 GROUP BY events.pid "
             "HAVING countIf(steps = 1) > 0"
         )
-        return funnel_sql.actor_query(evs, self.steps, round(self.window * 1_000_000))
+        window_us = round(self.window * 1_000_000)
+        return funnel_sql.actor_query(evs, self.steps, window_us, unordered=self.order == "unordered")
 
     def _sql_steps(self, rng: ResolvedRange) -> list[Any]:
         params = Params()
