@@ -30,15 +30,23 @@ old = old.replace("'),\n) ENGINE", "')\n) ENGINE")  # no comma after the last co
 engine.execute(old)
 engine.execute(
     "INSERT INTO events (uuid, team_id, event, distinct_id, person_id, properties, timestamp) VALUES "
-    "(generateUUIDv4(), 1, 'e', 'a', generateUUIDv4(), '{\"$browser\": \"Chrome\", \"$os\": 7}', now()), "
+    "(generateUUIDv4(), 1, 'e', 'a', generateUUIDv4(), "
+    "'{\"$browser\": \"Chrome\", \"$os\": 7, \"utm_source\": 5}', now()), "
     "(generateUUIDv4(), 1, 'e', 'b', generateUUIDv4(), '{\"$browser\": null}', now()), "
     "(generateUUIDv4(), 1, 'e', 'c', generateUUIDv4(), '{}', now())"
+)
+# As if an upgrade had stopped half-way: one column redefined, its stored values not yet recomputed.
+engine.execute(
+    "ALTER TABLE events MODIFY COLUMN mat_utm_source Nullable(String) "
+    "MATERIALIZED JSONExtract(properties, 'utm_source', 'Nullable(String)')"
 )
 before = engine.execute("SELECT type FROM system.columns WHERE table = 'events' AND name = 'mat_os'").rows
 schema.create(engine)
 schema.create(engine)  # a second open finds nothing to do
 after = engine.execute("SELECT type FROM system.columns WHERE table = 'events' AND name = 'mat_os'").rows
-rows = engine.execute("SELECT distinct_id, mat_browser, mat_os FROM events ORDER BY distinct_id").rows
+rows = engine.execute(
+    "SELECT distinct_id, mat_browser, mat_os, mat_utm_source FROM events ORDER BY distinct_id"
+).rows
 print(json.dumps({"before": before, "after": after, "rows": rows}))
 engine.close()
 """
@@ -53,4 +61,4 @@ def test_string_materialised_columns_are_redefined_and_recomputed(tmp_path: Path
     assert out["before"] == [["String"]]
     assert out["after"] == [["Nullable(String)"]]
     # The number the old column lost ('' from JSONExtractString) is there; null and missing are NULL.
-    assert out["rows"] == [["a", "Chrome", "7"], ["b", None, None], ["c", None, None]]
+    assert out["rows"] == [["a", "Chrome", "7", "5"], ["b", None, None, None], ["c", None, None, None]]

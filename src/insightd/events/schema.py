@@ -37,8 +37,11 @@ def _property(key: str) -> str:
     return f"JSONExtract(properties, '{key}', 'Nullable(String)')"
 
 
+# Set on a materialised column once its values follow ``_property`` (new tables are born with it).
+MATERIALIZED_VERSION = "insightd:property-view:2"
+
 _MATERIALIZED_COLUMNS = ",\n".join(
-    f"    {column} Nullable(String) MATERIALIZED {_property(key)}"
+    f"    {column} Nullable(String) MATERIALIZED {_property(key)} COMMENT '{MATERIALIZED_VERSION}'"
     for key, column in MATERIALIZED_PROPERTIES.items()
 )
 
@@ -147,15 +150,17 @@ def create(engine: _Executes) -> None:
 
 def _upgrade_materialized(engine: _Executes) -> None:
     """Materialised columns of data directories from before they were Nullable (they held
-    ``JSONExtractString``, '' for numbers, null and missing): redefine and recompute them, once."""
+    ``JSONExtractString``: '' for numbers, null and missing): redefine them, recompute every stored
+    value, then mark them with ``MATERIALIZED_VERSION``. The mark comes last, so a process stopped
+    half-way redoes the step on its next start."""
     rows = engine.execute(
         "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'events' "
-        "AND startsWith(name, 'mat_') AND type = 'String'"
+        f"AND startsWith(name, 'mat_') AND comment != '{MATERIALIZED_VERSION}'"
     ).rows
     stale = {str(row[0]) for row in rows}
     for key, column in MATERIALIZED_PROPERTIES.items():
         if column in stale:
-            engine.execute(
-                f"ALTER TABLE events MODIFY COLUMN {column} Nullable(String) MATERIALIZED {_property(key)}"
-            )
+            definition = f"Nullable(String) MATERIALIZED {_property(key)}"
+            engine.execute(f"ALTER TABLE events MODIFY COLUMN {column} {definition}")
             engine.execute(f"ALTER TABLE events MATERIALIZE COLUMN {column} SETTINGS mutations_sync = 2")
+            engine.execute(f"ALTER TABLE events COMMENT COLUMN {column} '{MATERIALIZED_VERSION}'")
