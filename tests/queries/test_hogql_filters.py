@@ -5,10 +5,10 @@ SQL insights this way."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.queries.events import Event, loaded_tenant, run, set_person
+from tests.queries.events import Event, insert_events, loaded_tenant, run, set_person
 from tests.support import ServerThread, Tenant
 
 START = datetime(2024, 5, 1, 9)
@@ -90,3 +90,30 @@ def test_filters_placeholder_outside_an_events_select_is_a_400(server: ServerThr
         assert "events table" in response.json()["detail"]
     text = "SELECT '{filters}' AS s FROM events LIMIT 1"  # inside a string it is just text
     assert run(tenant, {"kind": "HogQLQuery", "query": text})["results"] == [["{filters}"]]
+
+
+def test_filters_date_bounds_follow_posthog(server: ServerThread) -> None:
+    tenant = _tenant(server)
+    whole_days = {"date_from": "2024-05-02", "date_to": "2024-05-03"}
+    assert _count(tenant, dateRange=whole_days) == 2
+    assert _count(tenant, dateRange={**whole_days, "explicitDate": True}) == 1  # up to 3 May 00:00
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    start_of_yesterday = datetime.combine(now.date() - timedelta(days=1), datetime.min.time())
+    insert_events(
+        server,
+        tenant.project_id,
+        [
+            Event("zed", "$pageview", start_of_yesterday + timedelta(seconds=1)),
+            Event("zed", "$pageview", now + timedelta(days=2)),  # a clock-skewed future event
+        ],
+    )
+    # "-1d" starts at the beginning of yesterday; with no date_to the range ends with today.
+    assert _count(tenant, dateRange={"date_from": "-1d"}) == 1
+    assert _count(tenant, dateRange={"date_from": "all"}) == 6  # no bounds at all
+
+
+def test_filters_placeholder_after_a_block_comment(server: ServerThread) -> None:
+    tenant = _tenant(server)
+    sql = "/* don't count signups */ SELECT count() FROM events WHERE event = '$pageview' AND {filters}"
+    assert _count(tenant, sql, dateRange={"date_from": "2024-05-02", "date_to": "2024-05-03"}) == 2

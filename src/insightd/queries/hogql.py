@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -104,6 +104,11 @@ def _quote_dollar_identifiers(sql: str) -> str:
             j = n if j == -1 else j
             out.append(sql[i:j])
             i = j
+        elif sql.startswith("/*", i):
+            j = sql.find("*/", i + 2)
+            j = n if j == -1 else j + 2
+            out.append(sql[i:j])
+            i = j
         elif ch == "$" and (i == 0 or not (sql[i - 1].isalnum() or sql[i - 1] == "_")):
             j = i + 1
             while j < n and (sql[j].isalnum() or sql[j] in "_$"):
@@ -137,7 +142,7 @@ class Sandbox:
     ) -> None:
         self.team_id, self.timezone, self.week_start_day = team_id, timezone, week_start_day
         self.filters, self.project = filters, project or ProjectSettings(timezone=timezone)
-        self.now = now or datetime.now(ZoneInfo(timezone))
+        self.now = (now or datetime.now(ZoneInfo(timezone))).astimezone(ZoneInfo(timezone))
         self.params = Params()
 
     def parse(self, sql: str) -> exp.Query:
@@ -265,20 +270,52 @@ class Sandbox:
         builder = _SandboxFilters(self.params, self.project, self.now, column)
         properties = self.project.with_test_filters(filters.properties, filters.filterTestAccounts)
         parts = [builder.where(properties)]
-        tz = ZoneInfo(self.timezone)
-        date_range = filters.dateRange
-        date_from = date_range.date_from if date_range else None
-        date_to = date_range.date_to if date_range else None
-        if date_to:
-            moment = parse_date(date_to, self.now, tz).moment
-            if _DATE_ONLY.match(date_to.strip()):
-                moment += timedelta(days=1)  # a date alone means up to the end of that day
-            parts.append(f"{column}.timestamp < {self.params.moment(moment, self.timezone)}")
-        if date_from and date_from.strip() != "all":
-            moment = parse_date(date_from, self.now, tz).moment
-            parts.append(f"{column}.timestamp >= {self.params.moment(moment, self.timezone)}")
+        lower, (upper, inclusive) = self._date_from(), self._date_to()
+        if upper is not None:
+            op = "<=" if inclusive else "<"
+            parts.append(f"{column}.timestamp {op} {self.params.moment(upper, self.timezone)}")
+        if lower is not None:
+            parts.append(f"{column}.timestamp >= {self.params.moment(lower, self.timezone)}")
         parts = [p for p in parts if p != "1"]
         return (" AND ".join(f"({p})" for p in parts) if parts else "true"), builder.person
+
+    # PostHog's {filters} date bounds (ReplaceFilters): relative dates snap to whole days unless they
+    # move by hours, minutes or seconds; a date alone or a relative date_to means the end of that day
+    # (inclusive) unless ``explicitDate``; an ISO datetime is used as written; no date_to with a
+    # date_from means the end of today; "all" has no lower bound.
+    def _parsed(self, text: str) -> tuple[datetime, str | None]:
+        """(moment, relative kind: None for an absolute date) of a date string."""
+        parsed = parse_date(text, self.now, ZoneInfo(self.timezone))
+        return parsed.moment, parsed.relative_kind
+
+    def _date_from(self) -> datetime | None:
+        date_range = self.filters.dateRange if self.filters else None
+        text = date_range.date_from if date_range else None
+        if not text or text.strip() == "all":
+            return None
+        moment, kind = self._parsed(text)
+        if kind is None or kind in _SUB_DAY:
+            return moment
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def _date_to(self) -> tuple[datetime | None, bool]:
+        """(upper bound, inclusive)."""
+        date_range = self.filters.dateRange if self.filters else None
+        text = date_range.date_to if date_range else None
+        if text is None:
+            start = date_range.date_from if date_range else None
+            if not start or start.strip() == "all" or self._parsed(start)[1] in _SUB_DAY:
+                return None, False
+            moment = self.now
+        else:
+            moment, kind = self._parsed(text)
+            if kind is None and not _DATE_ONLY.match(text.strip()):
+                return moment, False  # an ISO datetime, as written
+            if kind in _SUB_DAY:
+                return moment, False
+        if date_range is not None and date_range.explicitDate:
+            return moment, False
+        return moment.replace(hour=23, minute=59, second=59, microsecond=999999), True
 
     def _json(self, target: str, keys: list[str]) -> exp.Expr:
         literal = ", ".join(exp.Literal.string(k).sql(dialect="clickhouse") for k in keys)
@@ -325,6 +362,7 @@ class Sandbox:
 
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+_SUB_DAY = frozenset({"h", "M", "s"})
 
 
 class _SandboxFilters(FilterBuilder):
