@@ -46,20 +46,20 @@ def expected_walks(
 ) -> dict[str, list[Walk]]:
     actors: dict[str, list[tuple[float, list[int], str]]] = defaultdict(list)
     for e in events:
-        if e.event in STEPS:
+        if e.event in STEPS or order == "strict":  # a strict funnel sees every event
             value = str(e.properties.get("$browser") or "")
             moment = e.timestamp.replace(tzinfo=UTC).timestamp()
-            actors[e.distinct_id].append((moment, [STEPS.index(e.event) + 1], value))
+            steps = [STEPS.index(e.event) + 1] if e.event in STEPS else []
+            actors[e.distinct_id].append((moment, steps, value))
     out: dict[str, list[Walk]] = defaultdict(list)
     for evs in actors.values():
-        evs.sort(key=lambda x: (x[0], x[1][0]))
+        evs.sort(key=lambda x: (x[0], x[1][0] if x[1] else 0))
         if not any(x[1] == [1] for x in evs):
             continue
-        walk = (
-            walk_unordered(evs, len(STEPS), window)
-            if order == "unordered"
-            else walk_ordered(evs, len(STEPS), window)
-        )
+        if order == "unordered":
+            walk = walk_unordered(evs, len(STEPS), window)
+        else:
+            walk = walk_ordered(evs, len(STEPS), window, strict=order == "strict")
         ordered = evs if attribution != "last_touch" else list(reversed(evs))
         value = next((x[2] for x in ordered if x[2]), "") if attribution else ""
         if walk.step >= 0:
@@ -102,7 +102,7 @@ def funnel(window_minutes: int, **extra: Any) -> dict[str, Any]:
     minutes=st.sampled_from([5, 60, 240]),
     attribution=st.sampled_from([None, "first_touch", "last_touch"]),
 )
-@pytest.mark.parametrize("order", ["ordered", "unordered"])
+@pytest.mark.parametrize("order", ["ordered", "unordered", "strict"])
 def test_sql_walk_equals_posthog_walk(
     server: ServerThread, events: list[Event], minutes: int, attribution: str | None, order: str
 ) -> None:
@@ -126,7 +126,7 @@ def test_sql_walk_equals_posthog_walk(
 
 @SETTINGS
 @given(events=event_sets(), minutes=st.sampled_from([60, 240]))
-@pytest.mark.parametrize("order", ["ordered", "unordered"])
+@pytest.mark.parametrize("order", ["ordered", "unordered", "strict"])
 def test_sql_time_to_convert_equals_posthog_walk(
     server: ServerThread, events: list[Event], minutes: int, order: str
 ) -> None:
@@ -141,4 +141,31 @@ def test_sql_time_to_convert_equals_posthog_walk(
         assert sum(count for _, count in body["bins"]) == len(times)
     else:
         assert body == {"bins": [], "average_conversion_time": None}
+    tenant.close()
+
+
+def test_strict_funnels_walk_in_sql_and_tied_actors_in_python(server: ServerThread) -> None:
+    at = BASE.replace(hour=9)
+    events = [  # p1: a clean strict path a, b, c (an "other" event before the start)
+        Event("p1", "other", at, {}),
+        Event("p1", "a", at + timedelta(seconds=10), {}),
+        Event("p1", "b", at + timedelta(seconds=20), {}),
+        Event("p1", "c", at + timedelta(seconds=30), {}),
+        # p2: "b" and "other" at one timestamp: the Python walk's rules apply to p2
+        Event("p2", "a", at, {}),
+        Event("p2", "b", at + timedelta(seconds=10), {}),
+        Event("p2", "other", at + timedelta(seconds=10), {}),
+        Event("p2", "c", at + timedelta(seconds=20), {}),
+        # p3: an event in between breaks the strict path after "a"
+        Event("p3", "a", at, {}),
+        Event("p3", "other", at + timedelta(seconds=5), {}),
+        Event("p3", "b", at + timedelta(seconds=10), {}),
+    ]
+    tenant = new_tenant(server)
+    insert_events(server, tenant.project_id, events)
+    body = run(tenant, funnel(60, funnelsFilter={"funnelOrderType": "strict"}))
+    assert got(body["results"]) == summary(expected_walks(events, 3600.0, None, "strict").get("", []))
+    assert [s["count"] for s in body["results"]] == [3, 2, 2]
+    assert "arrayFill" in body["hogql"]  # the SQL walk ran …
+    assert "actor IN" in body["hogql"]  # … and p2's events were fetched for the Python walk
     tenant.close()

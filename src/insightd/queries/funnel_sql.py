@@ -29,9 +29,9 @@ MAX_SQL_STEPS = 16
 
 
 def applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
-    """True when the SQL walk gives exactly the numbers of ``funnel_walk.walk_ordered`` (ordered
-    funnels) or ``funnel_walk.walk_unordered`` (unordered ones)."""
-    if (flt.funnelOrderType or "ordered") not in ("ordered", "unordered") or flt.exclusions:
+    """True when the SQL walk gives exactly the numbers of ``funnel_walk.walk_ordered`` (ordered and
+    strict funnels; strict ones with some actors walked in Python) or ``funnel_walk.walk_unordered``."""
+    if flt.exclusions:
         return False
     if viz not in ("steps", "time_to_convert"):
         return False
@@ -133,6 +133,61 @@ def unordered_layers(steps: int, window_us: int) -> list[tuple[list[str], list[s
     ]
 
 
+def strict_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]:
+    """Like ``walk_layers``, for strict funnels (``walk_ordered(strict=True)``) over *all* the actor's
+    events (step 0: matches no step), plus ``mixed``: whether two events at one timestamp differ in step.
+
+    Without such ties the strict walk is about runs of equal steps: a step-1 run starts a path at its
+    last event; the path goes on only through the runs right after it, with steps 2, 3, … in turn, each
+    taken at its first event if that is within ``W`` of the start; any other run ends it. ``level`` is the
+    highest step a path reaches and the best path the first to reach it. Actors with mixed ties take the
+    Python walk (its rules for them differ; they are rare).
+    """
+    mask = 2**STEP_BITS
+    window = f"(x = 1 OR f - s <= {window_us})"
+    times = [f"if(level >= {k}, RF[best - level + {k}], 0) AS t{k}" for k in range(2, steps + 1)]
+    return [
+        ([], [f"arrayMap(x -> intDiv(x, {mask}), a) AS ts", f"arrayMap(x -> toUInt8(x % {mask}), a) AS st"]),
+        (
+            ["ts", "st"],
+            [
+                "arrayPushFront(arrayPopBack(st), 255) AS pst",
+                "arrayPushBack(arrayPopFront(st), 255) AS nst",
+                "arrayPushFront(arrayPopBack(ts), -1) AS pts",
+            ],
+        ),
+        (
+            [],
+            [
+                "arrayExists((t, x, pt, px) -> t = pt AND x != px, ts, st, pts, pst) AS mixed",
+                "arrayFilter((x, px) -> x != px, st, pst) AS RS",
+                "arrayFilter((t, x, px) -> x != px, ts, st, pst) AS RF",
+                "arrayFilter((t, x, nx) -> x != nx, ts, st, nst) AS RL",
+            ],
+        ),
+        (
+            ["mixed", "RS", "RF"],
+            [
+                "arrayMap((x, px) -> x = px + 1, RS, arrayPushFront(arrayPopBack(RS), 255)) AS inc",
+                "arrayFill(v -> v > 0, arrayMap((x, l) -> if(x = 1, l, 0), RS, RL)) AS S",
+            ],
+        ),
+        (
+            ["mixed", "RS", "RF", "S"],
+            ["arrayFill(v -> v > 0, arrayMap((i, b) -> if(b, 0, i), arrayEnumerate(RS), inc)) AS LB"],
+        ),
+        (
+            ["mixed", "RF", "S"],
+            [
+                f"arrayMap((i, lb, x, f, s) -> if(x >= 1 AND i - lb >= x - 1 AND {window}, x, 0), "
+                "arrayEnumerate(RS), LB, RS, RF, S) AS LV"
+            ],
+        ),
+        (["mixed", "RF", "S"], ["toUInt8(arrayMax(LV)) AS level", "indexOf(LV, level) AS best"]),
+        (["mixed", "level"], ["S[best] AS t1", *times]),
+    ]
+
+
 def step_aggregates(steps: int) -> list[str]:
     """Per group: actors reaching each step; per step ≥ 2 the sum, count and median of non-zero times.
 
@@ -166,12 +221,17 @@ def actor_events(encoded: str, bd: str, attribution: str | None) -> list[str]:
     return out
 
 
-def actor_query(events: str, steps: int, window_us: int, *, unordered: bool = False) -> str:
-    """Per actor: ``level``, ``t1..tn`` and ``bd``, from ``events`` = rows of ``actor_events`` columns."""
+def actor_query(
+    events: str, steps: int, window_us: int, *, order: str = "ordered", carry: Sequence[str] = ("bd",)
+) -> str:
+    """Per actor: ``level``, ``t1..tn`` and the ``carry`` columns (``bd``), from ``events`` = rows of
+    ``actor_events`` columns (plus ``carry``); strict funnels add ``mixed`` (see ``strict_layers``)."""
     sql = events
-    layers = unordered_layers(steps, window_us) if unordered else walk_layers(steps, window_us)
+    layers = {"unordered": unordered_layers, "strict": strict_layers}.get(order, walk_layers)(
+        steps, window_us
+    )
     for keep, added in layers:
-        sql = f"SELECT {', '.join([*keep, 'bd', *added])} FROM ({sql})"
+        sql = f"SELECT {', '.join([*keep, *carry, *added])} FROM ({sql})"
     return sql
 
 

@@ -144,8 +144,9 @@ class FunnelsRunner:
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         return [self._node_condition(node, builder, params) for node in self.query.series]
 
-    def fetch(self, rng: ResolvedRange) -> list[tuple[str, list[Event]]]:
-        """Each actor's events in the range, sorted, with matched steps (and exclusions as -s)."""
+    def fetch(self, rng: ResolvedRange, actors: list[str] | None = None) -> list[tuple[str, list[Event]]]:
+        """Each actor's events in the range, sorted, with matched steps (and exclusions as -s); only
+        those of ``actors`` when given."""
         params = Params()
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         matches = [f"if({cond}, [{i + 1}], [])" for i, cond in enumerate(self._conditions(params))]
@@ -162,6 +163,8 @@ class FunnelsRunner:
             f"/ 1000000, steps, bd))) AS evs FROM {events} "
             f"WHERE {keep} GROUP BY actor HAVING countIf(has(steps, 1)) > 0"
         )
+        if actors is not None:
+            sql += f" AND actor IN {params.strings(actors)}"
         result = self.ctx.execute(sql, params.values)
         return [(str(row[0]), [(float(e[0]), list(e[1]), str(e[2])) for e in row[1]]) for row in result.rows]
 
@@ -180,7 +183,41 @@ class FunnelsRunner:
             "HAVING countIf(steps = 1) > 0"
         )
         window_us = round(self.window * 1_000_000)
-        return funnel_sql.actor_query(evs, self.steps, window_us, unordered=self.order == "unordered")
+        return funnel_sql.actor_query(evs, self.steps, window_us, order=self.order)
+
+    def _strict_walks(self, rng: ResolvedRange) -> dict[str, list[Walk]]:
+        """Strict funnels: every actor's walk from the SQL form (``funnel_sql.strict_layers``), except
+        actors with events of different steps at one timestamp, which take the Python walk."""
+        params = Params()
+        conds = self._conditions(params)
+        step = "multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0)"
+        events = self._events(rng, params, f"toUInt8({step})")  # every event: any other one breaks a path
+        attribution = None
+        if self.breakdown is not None:
+            attribution = self.filter.breakdownAttributionType or "first_touch"
+        encoded = funnel_sql.encoded_event("events.timestamp", "steps")
+        columns = [*funnel_sql.actor_events(encoded, "bd", attribution), "toString(events.pid) AS actor"]
+        evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY events.pid HAVING countIf(steps = 1) > 0"
+        window_us = round(self.window * 1_000_000)
+        actors = funnel_sql.actor_query(evs, self.steps, window_us, order="strict", carry=("bd", "actor"))
+        times = ", ".join(f"t{k}" for k in range(1, self.steps + 1))
+        rows = self.ctx.execute(
+            f"SELECT actor, mixed, bd, level, {times} FROM ({actors})", params.values
+        ).rows
+        walks: dict[str, list[Walk]] = defaultdict(list)
+        mixed: list[str] = []
+        for actor, is_mixed, value, level, *stamps in rows:
+            if int(is_mixed):
+                mixed.append(str(actor))
+                continue
+            at = tuple((int(t) - funnel_sql.EPOCH_SHIFT) / 1e6 for t in stamps[: int(level)])
+            walks[str(value)].append(Walk(int(level) - 1, at))
+        if mixed:
+            for _actor, events_of in self.fetch(rng, actors=mixed):
+                for value, walk in self._attributed(events_of):
+                    if walk.step >= 0:
+                        walks[value].append(walk)
+        return walks
 
     def _sql_steps(self, rng: ResolvedRange) -> list[Any]:
         params = Params()
@@ -247,25 +284,31 @@ class FunnelsRunner:
     def calculate(self) -> dict[str, Any]:
         rng = self._range()
         results: Any
-        if funnel_sql.applicable(self.query, self.filter, self.viz):
+        applicable = funnel_sql.applicable(self.query, self.filter, self.viz)
+        if applicable and self.order != "strict":
             if self.viz == "time_to_convert":
                 results = self._sql_time_to_convert(rng)
             else:
                 results = self._sql_steps(rng)
             return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
-        actors = self.fetch(rng)
-        if self.viz == "trends":
-            results = self._trends(actors, rng)
+        if applicable:  # strict
+            walks = self._strict_walks(rng)
+        elif self.viz == "trends":
+            return {
+                "results": self._trends(self.fetch(rng), rng),
+                "resolved_date_range": rng.as_json(),
+                "timezone": self.ctx.timezone,
+            }
         else:
-            walks: dict[str, list[Walk]] = defaultdict(list)
-            for _actor, events in actors:
+            walks = defaultdict(list)  # the exact walk of PostHog's aggregate_funnel, in Python
+            for _actor, events in self.fetch(rng):
                 for value, walk in self._attributed(events):
                     if walk.step >= 0:
                         walks[value].append(walk)
-            if self.viz == "time_to_convert":
-                results = self._time_to_convert(self._convert_times([w for ws in walks.values() for w in ws]))
-            else:
-                results = self._steps_results(walks)
+        if self.viz == "time_to_convert":
+            results = self._time_to_convert(self._convert_times([w for ws in walks.values() for w in ws]))
+        else:
+            results = self._steps_results(walks)
         return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
 
     def _walk_summary(
