@@ -31,8 +31,18 @@ MAX_SQL_STEPS = 16
 def applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
     """True when the SQL walk gives exactly the numbers of ``funnel_walk.walk_ordered`` (ordered and
     strict funnels; strict ones with some actors walked in Python) or ``funnel_walk.walk_unordered``."""
-    if flt.exclusions:
-        return False
+    return not flt.exclusions and _shape(query, flt, viz)
+
+
+def hybrid(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
+    """Ordered funnels with exclusions: actors without an exclusion event walk in SQL (for them the
+    walk is the plain ordered one), the others in Python."""
+    return (
+        bool(flt.exclusions) and (flt.funnelOrderType or "ordered") == "ordered" and _shape(query, flt, viz)
+    )
+
+
+def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
     if viz not in ("steps", "time_to_convert"):
         return False
     names = [node.event for node in query.series]
@@ -206,18 +216,24 @@ def step_aggregates(steps: int) -> list[str]:
     return out
 
 
-def actor_events(encoded: str, bd: str, attribution: str | None) -> list[str]:
-    """The per-actor aggregates that ``actor_query`` reads: ``a`` and the attributed ``bd``.
+def actor_events(encoded: str, bd: str, attribution: str | None, *, where: str = "") -> list[str]:
+    """The per-actor aggregates that ``actor_query`` reads: ``a`` and the attributed ``bd`` (of the
+    events meeting ``where``, when given).
 
     ``encoded`` is an event's ``encoded_event``. First/last touch take the first/last non-empty value
     in (time, step) order; events tied on both are ordered by value, so the answer is deterministic.
     """
-    out = [f"arraySort(groupArray({encoded})) AS a"]
+    out = [
+        f"arraySort(groupArrayIf({encoded}, {where})) AS a"
+        if where
+        else f"arraySort(groupArray({encoded})) AS a"
+    ]
     if attribution is None:
         out.append("'' AS bd")
     else:
         pick = "argMinIf" if attribution == "first_touch" else "argMaxIf"
-        out.append(f"{pick}({bd}, ({encoded}, {bd}), {bd} != '') AS bd")
+        condition = f"{bd} != ''" + (f" AND {where}" if where else "")
+        out.append(f"{pick}({bd}, ({encoded}, {bd}), {condition}) AS bd")
     return out
 
 

@@ -19,6 +19,8 @@ from insightd.queries.runner import QueryContext
 from insightd.queries.source import events_from
 from insightd.queries.sql import Params, event_property, person_property
 
+PYTHON_WALK_IDS = 5_000  # up to this many actors for the Python walk are fetched by id
+
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800, "month": 31 * 86400}
 MAX_STEPS = 32
 
@@ -114,7 +116,9 @@ class FunnelsRunner:
         )
         return f"ifNull(toString({raw}), '')"
 
-    def _events(self, rng: ResolvedRange, params: Params, steps: str, *, names: bool = False) -> str:
+    def _events(
+        self, rng: ResolvedRange, params: Params, steps: str, *, names: Sequence[str] | None = None
+    ) -> str:
         """The step-matched events subquery (``steps`` computed per event, plus ``bd``)."""
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         team = params.add(self.ctx.team_id, "UInt64")
@@ -130,9 +134,8 @@ class FunnelsRunner:
             f"events.timestamp >= {params.moment(rng.date_from, tz)} "
             f"AND events.timestamp <= {params.moment(rng.date_to, tz)}"
         )
-        if names:  # every step is a named event: only those rows can match
-            events = sorted({str(node.event) for node in self.query.series})
-            where = f"events.event IN {params.strings(events)} AND {where}"
+        if names is not None:  # only events of these names can match
+            where = f"events.event IN {params.strings(sorted(set(names)))} AND {where}"
         overrides = self.ctx.has_person_overrides()
         source = events_from(team, where, resolve_persons=overrides, person_properties=person)
         return (
@@ -140,13 +143,20 @@ class FunnelsRunner:
             f"WHERE {global_filter}) AS events"
         )
 
+    def _step_names(self) -> list[str]:
+        return [str(node.event) for node in self.query.series]
+
     def _conditions(self, params: Params) -> list[str]:
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         return [self._node_condition(node, builder, params) for node in self.query.series]
 
-    def fetch(self, rng: ResolvedRange, actors: list[str] | None = None) -> list[tuple[str, list[Event]]]:
-        """Each actor's events in the range, sorted, with matched steps (and exclusions as -s); only
-        those of ``actors`` when given."""
+    def fetch(
+        self, rng: ResolvedRange, only: str | None = None, actors: list[str] | None = None
+    ) -> list[tuple[str, list[Event]]]:
+        """Each actor's events in the range, sorted, with matched steps (and exclusions as -s). Only some
+        actors, for the Python walk of those the SQL walk leaves out (``_sql_walks``): ``actors`` (by id),
+        or by ``only``: "excluded" (with an exclusion event) or "tied" (two events of different steps at
+        one timestamp)."""
         params = Params()
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         matches = [f"if({cond}, [{i + 1}], [])" for i, cond in enumerate(self._conditions(params))]
@@ -165,6 +175,12 @@ class FunnelsRunner:
         )
         if actors is not None:
             sql += f" AND actor IN {params.strings(actors)}"
+        elif only == "excluded":
+            sql += " AND countIf(arrayExists(s -> s < 0, steps)) > 0"
+        elif only == "tied":
+            sql += (
+                " AND arrayExists((x, y) -> x.1 = y.1 AND x.2 != y.2, arrayPopFront(evs), arrayPopBack(evs))"
+            )
         result = self.ctx.execute(sql, params.values)
         return [(str(row[0]), [(float(e[0]), list(e[1]), str(e[2])) for e in row[1]]) for row in result.rows]
 
@@ -172,7 +188,7 @@ class FunnelsRunner:
         """Per actor (SQL walk): level, t1..tn (µs) and the attributed breakdown value ``bd``."""
         conds = self._conditions(params)
         step = "multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0)"
-        events = self._events(rng, params, f"toUInt8({step})", names=True)
+        events = self._events(rng, params, f"toUInt8({step})", names=self._step_names())
         attribution = None
         if self.breakdown is not None:
             attribution = self.filter.breakdownAttributionType or "first_touch"
@@ -185,35 +201,56 @@ class FunnelsRunner:
         window_us = round(self.window * 1_000_000)
         return funnel_sql.actor_query(evs, self.steps, window_us, order=self.order)
 
-    def _strict_walks(self, rng: ResolvedRange) -> dict[str, list[Walk]]:
-        """Strict funnels: every actor's walk from the SQL form (``funnel_sql.strict_layers``), except
-        actors with events of different steps at one timestamp, which take the Python walk."""
+    def _sql_walks(self, rng: ResolvedRange) -> dict[str, list[Walk]]:
+        """Every actor's walk from SQL, except actors the SQL form does not cover, who take the Python
+        walk: for strict funnels those with different events at one timestamp (``strict_layers``); for
+        funnels with exclusions those with an exclusion event (without one, the walk is the plain
+        ordered walk, ``walk_layers``)."""
         params = Params()
         conds = self._conditions(params)
         step = "multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0)"
-        events = self._events(rng, params, f"toUInt8({step})")  # every event: any other one breaks a path
         attribution = None
         if self.breakdown is not None:
             attribution = self.filter.breakdownAttributionType or "first_touch"
         encoded = funnel_sql.encoded_event("events.timestamp", "steps")
-        columns = [*funnel_sql.actor_events(encoded, "bd", attribution), "toString(events.pid) AS actor"]
+        if self.order == "strict":
+            events = self._events(rng, params, f"toUInt8({step})")  # every event: others break a path
+            columns = funnel_sql.actor_events(encoded, "bd", attribution)
+            carry: tuple[str, ...] = ("bd", "actor")
+        else:
+            builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
+            exclusions = self.filter.exclusions or []
+            excluded = " OR ".join(f"({self._node_condition(x, builder, params)})" for x in exclusions)
+            named = [str(x.event) for x in exclusions if x.event is not None]
+            names = self._step_names() + named if len(named) == len(exclusions) else None
+            events = self._events(rng, params, f"toUInt8({step})", names=names)
+            columns = [
+                *funnel_sql.actor_events(encoded, "bd", attribution, where="steps > 0"),
+                f"countIf({excluded}) > 0 AS mixed",
+            ]
+            carry = ("bd", "actor", "mixed")
+        columns.append("toString(events.pid) AS actor")
         evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY events.pid HAVING countIf(steps = 1) > 0"
         window_us = round(self.window * 1_000_000)
-        actors = funnel_sql.actor_query(evs, self.steps, window_us, order="strict", carry=("bd", "actor"))
+        order = "strict" if self.order == "strict" else "ordered"
+        actors = funnel_sql.actor_query(evs, self.steps, window_us, order=order, carry=carry)
         times = ", ".join(f"t{k}" for k in range(1, self.steps + 1))
         rows = self.ctx.execute(
             f"SELECT actor, mixed, bd, level, {times} FROM ({actors})", params.values
         ).rows
         walks: dict[str, list[Walk]] = defaultdict(list)
-        mixed: list[str] = []
+        python: list[str] = []
         for actor, is_mixed, value, level, *stamps in rows:
             if int(is_mixed):
-                mixed.append(str(actor))
+                python.append(str(actor))
                 continue
             at = tuple((int(t) - funnel_sql.EPOCH_SHIFT) / 1e6 for t in stamps[: int(level)])
             walks[str(value)].append(Walk(int(level) - 1, at))
-        if mixed:
-            for _actor, events_of in self.fetch(rng, actors=mixed):
+        if python:
+            # A few actors: by id. Many: by the same condition in SQL (a long id list is slow to send).
+            few = len(python) <= PYTHON_WALK_IDS
+            only = None if few else "tied" if self.order == "strict" else "excluded"
+            for _actor, events_of in self.fetch(rng, only=only, actors=python if few else None):
                 for value, walk in self._attributed(events_of):
                     if walk.step >= 0:
                         walks[value].append(walk)
@@ -285,14 +322,15 @@ class FunnelsRunner:
         rng = self._range()
         results: Any
         applicable = funnel_sql.applicable(self.query, self.filter, self.viz)
+        hybrid = funnel_sql.hybrid(self.query, self.filter, self.viz)
         if applicable and self.order != "strict":
             if self.viz == "time_to_convert":
                 results = self._sql_time_to_convert(rng)
             else:
                 results = self._sql_steps(rng)
             return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
-        if applicable:  # strict
-            walks = self._strict_walks(rng)
+        if applicable or hybrid:  # strict funnels, and ordered ones with exclusions
+            walks = self._sql_walks(rng)
         elif self.viz == "trends":
             return {
                 "results": self._trends(self.fetch(rng), rng),
