@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from insightd.queries import funnels
+from insightd.queries import funnel_sql, funnels
 from insightd.queries.funnel_walk import Walk, walk_ordered, walk_unordered
 from tests.queries.events import Event, ev, insert_events, run
 from tests.support import ServerThread, new_tenant
@@ -251,4 +251,33 @@ def test_exclusions_walk_persons_without_an_exclusion_event_in_sql(
     assert "arrayReverseFill" in body["hogql"]  # the SQL walk ran …
     fetched = "actor IN" if by_id else "arrayExists(s -> s < 0, steps)"
     assert fetched in body["hogql"]  # … and the persons with an "other" event took the Python walk
+    tenant.close()
+
+
+@SETTINGS
+@given(
+    events=event_sets(),
+    minutes=st.sampled_from([5, 60, 240]),
+    interval=st.sampled_from(["hour", "day"]),
+    timezone=st.sampled_from(["UTC", "America/Phoenix", "Asia/Kathmandu"]),
+    span=st.sampled_from([(0, 2), (0, 1), (1, 2)]),
+)
+def test_sql_funnel_trends_equal_the_python_walk(
+    server: ServerThread,
+    events: list[Event],
+    minutes: int,
+    interval: str,
+    timezone: str,
+    span: tuple[int, int],
+) -> None:
+    """The trends visualisation (conversion per period of entry) in SQL equals the Python walk's."""
+    tenant = new_tenant(server, timezone=timezone)
+    insert_events(server, tenant.project_id, events)
+    viz = {"funnelVizType": "trends", "funnelFromStep": span[0], "funnelToStep": span[1]}
+    query = {**funnel(minutes, funnelsFilter=viz), "interval": interval}
+    sql = run(tenant, query, refresh="force_blocking")["results"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(funnel_sql, "trends_applicable", lambda *_: False)
+        python = run(tenant, query, refresh="force_blocking")["results"]
+    assert sql == python
     tenant.close()

@@ -34,6 +34,28 @@ def applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
     return not flt.exclusions and _shape(query, flt, viz)
 
 
+def trends_applicable(query: FunnelsQuery, flt: FunnelsFilter) -> bool:
+    """The funnel ``trends`` visualisation of an ordered funnel without exclusions over distinct named
+    steps: each start's level is its greedy chain's (``start_levels``)."""
+    ordered = (flt.funnelOrderType or "ordered") == "ordered"
+    names = [node.event for node in query.series]
+    distinct = None not in names and len(set(names)) == len(names) <= MAX_SQL_STEPS
+    return ordered and not flt.exclusions and distinct
+
+
+def start_levels(events: str, steps: int, window_us: int) -> str:
+    """Rows ``(actor, start, level)``: every start (step-1 event, shifted µs) of every actor and the
+    level of the walk from that start alone (its greedy chain within ``W``), from ``events`` = rows of
+    ``a`` and ``actor``. This is what the Python trends walk computes per start."""
+    sql = events
+    for keep, added in walk_layers(steps, window_us)[:3]:  # ts/st, the chains' times, the levels
+        sql = f"SELECT {', '.join([*keep, 'actor', *added])} FROM ({sql})"
+    return (
+        "SELECT actor, tupleElement(p, 1) AS start, tupleElement(p, 2) AS level "
+        f"FROM ({sql}) ARRAY JOIN arrayZip(T1, L) AS p"
+    )
+
+
 def hybrid(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
     """Ordered funnels with exclusions: actors without an exclusion event walk in SQL (for them the
     walk is the plain ordered one), the others in Python."""

@@ -14,10 +14,12 @@ from insightd.queries import funnel_sql
 from insightd.queries.dates import ResolvedRange, start_of
 from insightd.queries.funnel_walk import Event, Walk, walk_ordered, walk_unordered
 from insightd.queries.models import EventsNode, FunnelsFilter, FunnelsQuery
+from insightd.queries.project import week_mode
 from insightd.queries.properties import FilterBuilder, uses_person
 from insightd.queries.runner import QueryContext
 from insightd.queries.source import events_from
 from insightd.queries.sql import Params, event_property, person_property
+from insightd.queries.trends import BUCKET_FUNCTIONS
 
 PYTHON_WALK_IDS = 5_000  # up to this many actors for the Python walk are fetched by id
 
@@ -332,8 +334,9 @@ class FunnelsRunner:
         if applicable or hybrid:  # strict funnels, and ordered ones with exclusions
             walks = self._sql_walks(rng)
         elif self.viz == "trends":
+            sql_trends = funnel_sql.trends_applicable(self.query, self.filter)
             return {
-                "results": self._trends(self.fetch(rng), rng),
+                "results": self._sql_trends(rng) if sql_trends else self._trends(self.fetch(rng), rng),
                 "resolved_date_range": rng.as_json(),
                 "timezone": self.ctx.timezone,
             }
@@ -431,11 +434,52 @@ class FunnelsRunner:
             "average_conversion_time": sum(times) / len(times),
         }
 
+    def _sql_trends(self, rng: ResolvedRange) -> list[dict[str, Any]]:
+        """``_trends`` in SQL: per actor and bucket the best level of the starts in that bucket."""
+        params = Params()
+        conds = self._conditions(params)
+        step = "multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0)"
+        events = self._events(rng, params, f"toUInt8({step})", names=self._step_names())
+        encoded = funnel_sql.encoded_event("events.timestamp", "steps")
+        evs = (
+            f"SELECT arraySort(groupArray({encoded})) AS a, events.pid AS actor FROM {events} "
+            "WHERE steps > 0 GROUP BY events.pid HAVING countIf(steps = 1) > 0"
+        )
+        starts = funnel_sql.start_levels(evs, self.steps, round(self.window * 1_000_000))
+        utc = f"fromUnixTimestamp64Micro(start - {funnel_sql.EPOCH_SHIFT}, 'UTC')"
+        moment = f"toTimeZone({utc}, '{self.ctx.timezone}')"
+        bucket = BUCKET_FUNCTIONS[rng.interval].format(t=moment, week_mode=week_mode(rng.week_start))
+        from_step, to_step = self._trend_steps()
+        sql = (
+            f"SELECT toString(b), countIf(lv >= {from_step}), countIf(lv >= {to_step}) FROM ("
+            f"SELECT actor, {bucket} AS b, max(level) AS lv FROM ({starts}) GROUP BY actor, b) GROUP BY b"
+        )
+        buckets = rng.buckets()
+        width = 19 if rng.interval in ("hour", "minute") else 10
+        index = {b.strftime("%Y-%m-%d %H:%M:%S")[:width]: i for i, b in enumerate(buckets)}
+        entered, converted = [0] * len(buckets), [0] * len(buckets)
+        for bucket_text, entering, converting in self.ctx.execute(sql, params.values).rows:
+            slot = index.get(str(bucket_text)[:width])
+            if slot is not None:
+                entered[slot], converted[slot] = int(entering), int(converting)
+        return self._trend_series(entered, converted, rng)
+
+    def _trend_steps(self) -> tuple[int, int]:
+        """The 1-based steps a trend counts from (entered) and to (converted)."""
+        from_step = (self.filter.funnelFromStep or 0) + 1
+        to_step = (self.filter.funnelToStep if self.filter.funnelToStep is not None else self.steps - 1) + 1
+        return from_step, to_step
+
+    def _trend_series(
+        self, entered: list[int], converted: list[int], rng: ResolvedRange
+    ) -> list[dict[str, Any]]:
+        data = [round(c / e * 100, 2) if e else 0 for c, e in zip(converted, entered, strict=True)]
+        return [{"count": len(entered), "data": data, "days": rng.day_strings(), "labels": rng.labels()}]
+
     def _trends(self, actors: list[tuple[str, list[Event]]], rng: ResolvedRange) -> list[dict[str, Any]]:
         buckets = rng.buckets()
         index = {b: i for i, b in enumerate(buckets)}
-        from_step = (self.filter.funnelFromStep or 0) + 1
-        to_step = (self.filter.funnelToStep if self.filter.funnelToStep is not None else self.steps - 1) + 1
+        from_step, to_step = self._trend_steps()
         entered, converted = [0] * len(buckets), [0] * len(buckets)
         tz = self.ctx.tz
         for _actor, events in actors:
@@ -455,5 +499,4 @@ class FunnelsRunner:
                     entered[slot] += 1
                     if step + 1 >= to_step:
                         converted[slot] += 1
-        data = [round(c / e * 100, 2) if e else 0 for c, e in zip(converted, entered, strict=True)]
-        return [{"count": len(buckets), "data": data, "days": rng.day_strings(), "labels": rng.labels()}]
+        return self._trend_series(entered, converted, rng)
