@@ -21,6 +21,7 @@ from insightd.queries.source import events_from
 from insightd.queries.sql import Params, event_property, person_property
 from insightd.queries.trends import BUCKET_FUNCTIONS
 
+CHECK_EVERY = 500  # actors walked in Python between checks for cancel and the time limit
 PYTHON_WALK_IDS = 5_000  # up to this many actors for the Python walk are fetched by id
 
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800, "month": 31 * 86400}
@@ -252,7 +253,11 @@ class FunnelsRunner:
             # A few actors: by id. Many: by the same condition in SQL (a long id list is slow to send).
             few = len(python) <= PYTHON_WALK_IDS
             only = None if few else "tied" if self.order == "strict" else "excluded"
-            for _actor, events_of in self.fetch(rng, only=only, actors=python if few else None):
+            for number, (_actor, events_of) in enumerate(
+                self.fetch(rng, only=only, actors=python if few else None)
+            ):
+                if number % CHECK_EVERY == 0:
+                    self.ctx.check()
                 for value, walk in self._attributed(events_of):
                     if walk.step >= 0:
                         walks[value].append(walk)
@@ -342,7 +347,9 @@ class FunnelsRunner:
             }
         else:
             walks = defaultdict(list)  # the exact walk of PostHog's aggregate_funnel, in Python
-            for _actor, events in self.fetch(rng):
+            for number, (_actor, events) in enumerate(self.fetch(rng)):
+                if number % CHECK_EVERY == 0:
+                    self.ctx.check()
                 for value, walk in self._attributed(events):
                     if walk.step >= 0:
                         walks[value].append(walk)
@@ -482,7 +489,9 @@ class FunnelsRunner:
         from_step, to_step = self._trend_steps()
         entered, converted = [0] * len(buckets), [0] * len(buckets)
         tz = self.ctx.tz
-        for _actor, events in actors:
+        for number, (_actor, events) in enumerate(actors):
+            if number % CHECK_EVERY == 0:
+                self.ctx.check()
             periods: dict[int, int] = {}
             for position, (t, steps, _bd) in enumerate(events):
                 if 1 not in steps:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,7 @@ class QueryContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     project: ProjectSettings = field(default_factory=ProjectSettings)
     executed: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
     _overrides: bool | None = field(default=None, init=False, repr=False)
 
     @property
@@ -43,6 +45,15 @@ class QueryContext:
         except EngineError as exc:
             message = re.split(r"\s+[Ii]n scope ", exc.message, maxsplit=1)[0]
             raise QueryError(f"Query failed: {message}") from exc
+
+    def check(self) -> None:
+        """Between engine queries, in long Python work: stop once the computation is cancelled or has run
+        longer than ``max_execution_time`` (the engine enforces both only inside its own queries)."""
+        if getattr(self.engine, "killed", False):
+            raise QueryCancelled("the query was cancelled")
+        limit = self.settings.get("max_execution_time")
+        if limit and time.monotonic() - self.started > float(limit):
+            raise QueryTimeout(f"the query ran longer than {limit} seconds")
 
     def has_person_overrides(self) -> bool:
         """Whether the project has any person merge (else ``person_id`` is the person: no join needed).
