@@ -117,3 +117,20 @@ def test_filters_placeholder_after_a_block_comment(server: ServerThread) -> None
     tenant = _tenant(server)
     sql = "/* don't count signups */ SELECT count() FROM events WHERE event = '$pageview' AND {filters}"
     assert _count(tenant, sql, dateRange={"date_from": "2024-05-02", "date_to": "2024-05-03"}) == 2
+
+
+def test_date_range_placeholders(server: ServerThread) -> None:
+    tenant = _tenant(server)
+    sql = (
+        "SELECT count() FROM events WHERE event = '$pageview' "
+        "AND timestamp >= {filters.dateRange.from} AND timestamp <= {filters.dateRange.to}"
+    )
+    assert _count(tenant, sql, dateRange={"date_from": "2024-05-02", "date_to": "2024-05-03"}) == 2
+    assert _count(tenant, sql, dateRange={"date_from": "2024-05-03"}) == 2  # no date_to: ends today
+    assert _count(tenant, sql) == 4  # no filters: both comparisons are skipped
+    response = tenant.client().post(
+        f"{tenant.base}/query/",
+        json={"query": {"kind": "HogQLQuery", "query": "SELECT {filters.breakdown} FROM events"}},
+    )
+    assert response.status_code == 400
+    assert "Unsupported filters placeholder `{filters.breakdown}`" in response.json()["detail"]

@@ -78,7 +78,12 @@ WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Create, exp.Drop, exp.Alter, e
 
 
 FILTERS_CALL = "__insightd_filters"
-_FILTERS_PLACEHOLDER = re.compile(r"\{\s*filters\s*\}")
+# {filters}, {filters.dateRange.from}, {filters.dateRange.to}: each becomes a call Sandbox.rewrite replaces.
+_FILTERS_PLACEHOLDER = re.compile(r"\{\s*(filters(?:\.[A-Za-z_]\w*)*)\s*\}")
+_BOUND_CALLS = {
+    "filters.dateRange.from": "__insightd_filters_from",
+    "filters.dateRange.to": "__insightd_filters_to",
+}
 
 
 def _quote_dollar_identifiers(sql: str) -> str:
@@ -90,7 +95,14 @@ def _quote_dollar_identifiers(sql: str) -> str:
         ch = sql[i]
         placeholder = _FILTERS_PLACEHOLDER.match(sql, i) if ch == "{" else None
         if placeholder is not None:
-            out.append(f"{FILTERS_CALL}()")
+            name = placeholder.group(1)
+            call = FILTERS_CALL if name == "filters" else _BOUND_CALLS.get(name)
+            if call is None:
+                raise QueryError(
+                    f"Unsupported filters placeholder `{{{name}}}`. Supported filters placeholders are: "
+                    "`{filters}`, `{filters.dateRange.from}`, `{filters.dateRange.to}`."
+                )
+            out.append(f"{call}()")
             i = placeholder.end()
             continue
         if ch in ("'", '"', "`"):
@@ -237,6 +249,9 @@ class Sandbox:
         with ``filterTestAccounts``, the project's test account filters. True if a person property is used."""
         uses_person = False
         for call in list(root.find_all(exp.Anonymous)):
+            if str(call.name) in _BOUND_CALLS.values():
+                self._rewrite_bound(call)
+                continue
             if str(call.name) != FILTERS_CALL:
                 continue
             if call.expressions:
@@ -252,6 +267,23 @@ class Sandbox:
             uses_person = uses_person or person
             call.replace(sqlglot.parse_one(condition, read="clickhouse"))
         return uses_person
+
+    def _rewrite_bound(self, call: exp.Anonymous) -> None:
+        """``{filters.dateRange.from}`` / ``.to`` → the resolved bound; without one, the comparison the
+        placeholder is in becomes true (PostHog: the condition is skipped)."""
+        if call.expressions:
+            raise QueryError("The {filters.dateRange.…} placeholders take no arguments.")
+        given = self.filters is not None and bool(self.filters.model_fields_set)
+        bound = None
+        if given:
+            bound = self._date_from() if str(call.name).endswith("_from") else self._date_to()[0]
+        if bound is not None:
+            call.replace(sqlglot.parse_one(self.params.moment(bound, self.timezone), read="clickhouse"))
+            return
+        comparison = call.find_ancestor(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+        if comparison is None:
+            raise QueryError("A {filters.dateRange.…} placeholder must be compared with something.")
+        comparison.replace(exp.true())
 
     @staticmethod
     def _events_alias(select: exp.Select) -> str | None:
