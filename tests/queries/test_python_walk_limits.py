@@ -35,7 +35,6 @@ def _context(server: ServerThread, **fields: object) -> QueryContext:
     engine = KillableEngine(server.state.engine, f"q{tenant.project_id}")
     return QueryContext(
         team_id=tenant.project_id,
-        timezone="UTC",
         engine=engine,
         query_id=engine.query_id,
         now=datetime.now(UTC),

@@ -169,7 +169,6 @@ class QueryService:
         engine = self._start_flight(flight_id)
         ctx = QueryContext(
             team_id=request.team_id,
-            timezone=request.project.timezone,
             project=request.project,
             engine=engine,
             query_id=engine.query_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -180,6 +181,12 @@ class ResolvedRange:
                 )
             current = step(current, self.interval)
         return out
+
+    def slots(self) -> Callable[[object], int | None]:
+        """Bucket text as the engine prints it (``toString`` of a bucket start) → the bucket's position."""
+        width = 19 if self.interval in ("hour", "minute") else 10
+        index = {b.strftime("%Y-%m-%d %H:%M:%S")[:width]: i for i, b in enumerate(self.buckets())}
+        return lambda text: index.get(str(text)[:width])
 
     def day_strings(self) -> list[str]:
         fmt = "%Y-%m-%d %H:%M:%S" if self.interval in ("hour", "minute") else "%Y-%m-%d"

@@ -23,6 +23,7 @@ from insightd.queries.trends import BUCKET_FUNCTIONS
 
 CHECK_EVERY = 500  # actors walked in Python between checks for cancel and the time limit
 PYTHON_WALK_IDS = 5_000  # up to this many actors for the Python walk are fetched by id
+ENCODED = funnel_sql.encoded_event("events.timestamp", "steps")  # an event in the SQL walks' arrays
 
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800, "month": 31 * 86400}
 MAX_STEPS = 32
@@ -149,6 +150,21 @@ class FunnelsRunner:
     def _step_names(self) -> list[str]:
         return [str(node.event) for node in self.query.series]
 
+    @property
+    def window_us(self) -> int:
+        return round(self.window * 1_000_000)
+
+    def _step(self, params: Params) -> str:
+        """An event's step for the SQL walks: the first step it matches (steps are distinct events), or 0."""
+        conds = self._conditions(params)
+        return "toUInt8(multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0))"
+
+    def _sql_attribution(self) -> str | None:
+        """The SQL walks' breakdown attribution: first or last touch (None: no breakdown)."""
+        if self.breakdown is None:
+            return None
+        return self.filter.breakdownAttributionType or "first_touch"
+
     def _conditions(self, params: Params) -> list[str]:
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         return [self._node_condition(node, builder, params) for node in self.query.series]
@@ -189,20 +205,13 @@ class FunnelsRunner:
 
     def _sql_actors(self, rng: ResolvedRange, params: Params) -> str:
         """Per actor (SQL walk): level, t1..tn (µs) and the attributed breakdown value ``bd``."""
-        conds = self._conditions(params)
-        step = "multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0)"
-        events = self._events(rng, params, f"toUInt8({step})", names=self._step_names())
-        attribution = None
-        if self.breakdown is not None:
-            attribution = self.filter.breakdownAttributionType or "first_touch"
-        encoded = funnel_sql.encoded_event("events.timestamp", "steps")
-        columns = ", ".join(funnel_sql.actor_events(encoded, "bd", attribution))
+        events = self._events(rng, params, self._step(params), names=self._step_names())
+        columns = ", ".join(funnel_sql.actor_events(ENCODED, "bd", self._sql_attribution()))
         evs = (
             f"SELECT {columns} FROM {events} WHERE steps > 0 GROUP BY events.pid "
             "HAVING countIf(steps = 1) > 0"
         )
-        window_us = round(self.window * 1_000_000)
-        return funnel_sql.actor_query(evs, self.steps, window_us, order=self.order)
+        return funnel_sql.actor_query(evs, self.steps, self.window_us, order=self.order)
 
     def _sql_walks(self, rng: ResolvedRange) -> dict[str, list[Walk]]:
         """Every actor's walk from SQL, except actors the SQL form does not cover, who take the Python
@@ -210,15 +219,10 @@ class FunnelsRunner:
         funnels with exclusions those with an exclusion event (without one, the walk is the plain
         ordered walk, ``walk_layers``)."""
         params = Params()
-        conds = self._conditions(params)
-        step = "multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0)"
-        attribution = None
-        if self.breakdown is not None:
-            attribution = self.filter.breakdownAttributionType or "first_touch"
-        encoded = funnel_sql.encoded_event("events.timestamp", "steps")
+        attribution = self._sql_attribution()
         if self.order == "strict":
-            events = self._events(rng, params, f"toUInt8({step})")  # every event: others break a path
-            columns = funnel_sql.actor_events(encoded, "bd", attribution)
+            events = self._events(rng, params, self._step(params))  # every event: others break a path
+            columns = funnel_sql.actor_events(ENCODED, "bd", attribution)
             carry: tuple[str, ...] = ("bd", "actor")
         else:
             builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
@@ -226,17 +230,16 @@ class FunnelsRunner:
             excluded = " OR ".join(f"({self._node_condition(x, builder, params)})" for x in exclusions)
             named = [str(x.event) for x in exclusions if x.event is not None]
             names = self._step_names() + named if len(named) == len(exclusions) else None
-            events = self._events(rng, params, f"toUInt8({step})", names=names)
+            events = self._events(rng, params, self._step(params), names=names)
             columns = [
-                *funnel_sql.actor_events(encoded, "bd", attribution, where="steps > 0"),
+                *funnel_sql.actor_events(ENCODED, "bd", attribution, where="steps > 0"),
                 f"countIf({excluded}) > 0 AS mixed",
             ]
             carry = ("bd", "actor", "mixed")
         columns.append("toString(events.pid) AS actor")
         evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY events.pid HAVING countIf(steps = 1) > 0"
-        window_us = round(self.window * 1_000_000)
         order = "strict" if self.order == "strict" else "ordered"
-        actors = funnel_sql.actor_query(evs, self.steps, window_us, order=order, carry=carry)
+        actors = funnel_sql.actor_query(evs, self.steps, self.window_us, order=order, carry=carry)
         times = ", ".join(f"t{k}" for k in range(1, self.steps + 1))
         rows = self.ctx.execute(
             f"SELECT actor, mixed, bd, level, {times} FROM ({actors})", params.values
@@ -444,15 +447,12 @@ class FunnelsRunner:
     def _sql_trends(self, rng: ResolvedRange) -> list[dict[str, Any]]:
         """``_trends`` in SQL: per actor and bucket the best level of the starts in that bucket."""
         params = Params()
-        conds = self._conditions(params)
-        step = "multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0)"
-        events = self._events(rng, params, f"toUInt8({step})", names=self._step_names())
-        encoded = funnel_sql.encoded_event("events.timestamp", "steps")
+        events = self._events(rng, params, self._step(params), names=self._step_names())
         evs = (
-            f"SELECT arraySort(groupArray({encoded})) AS a, events.pid AS actor FROM {events} "
+            f"SELECT arraySort(groupArray({ENCODED})) AS a, events.pid AS actor FROM {events} "
             "WHERE steps > 0 GROUP BY events.pid HAVING countIf(steps = 1) > 0"
         )
-        starts = funnel_sql.start_levels(evs, self.steps, round(self.window * 1_000_000))
+        starts = funnel_sql.start_levels(evs, self.steps, self.window_us)
         utc = f"fromUnixTimestamp64Micro(start - {funnel_sql.EPOCH_SHIFT}, 'UTC')"
         moment = f"toTimeZone({utc}, '{self.ctx.timezone}')"
         bucket = BUCKET_FUNCTIONS[rng.interval].format(t=moment, week_mode=week_mode(rng.week_start))
@@ -461,12 +461,10 @@ class FunnelsRunner:
             f"SELECT toString(b), countIf(lv >= {from_step}), countIf(lv >= {to_step}) FROM ("
             f"SELECT actor, {bucket} AS b, max(level) AS lv FROM ({starts}) GROUP BY actor, b) GROUP BY b"
         )
-        buckets = rng.buckets()
-        width = 19 if rng.interval in ("hour", "minute") else 10
-        index = {b.strftime("%Y-%m-%d %H:%M:%S")[:width]: i for i, b in enumerate(buckets)}
-        entered, converted = [0] * len(buckets), [0] * len(buckets)
+        slot_of, size = rng.slots(), len(rng.buckets())
+        entered, converted = [0] * size, [0] * size
         for bucket_text, entering, converting in self.ctx.execute(sql, params.values).rows:
-            slot = index.get(str(bucket_text)[:width])
+            slot = slot_of(bucket_text)
             if slot is not None:
                 entered[slot], converted[slot] = int(entering), int(converting)
         return self._trend_series(entered, converted, rng)

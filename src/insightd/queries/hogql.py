@@ -145,16 +145,14 @@ class Sandbox:
     def __init__(
         self,
         team_id: int,
-        timezone: str,
-        week_start_day: int = 0,
+        project: ProjectSettings,
         *,
         filters: HogQLFilters | None = None,
-        project: ProjectSettings | None = None,
         now: datetime | None = None,
     ) -> None:
-        self.team_id, self.timezone, self.week_start_day = team_id, timezone, week_start_day
-        self.filters, self.project = filters, project or ProjectSettings(timezone=timezone)
-        self.now = (now or datetime.now(ZoneInfo(timezone))).astimezone(ZoneInfo(timezone))
+        self.team_id, self.project, self.filters = team_id, project, filters
+        self.timezone = project.timezone
+        self.now = (now or datetime.now(ZoneInfo(self.timezone))).astimezone(ZoneInfo(self.timezone))
         self.params = Params()
 
     def parse(self, sql: str) -> exp.Query:
@@ -201,7 +199,7 @@ class Sandbox:
         for call in list(root.find_all(exp.Anonymous)):
             if str(call.name).lower() == "tostartofweek" and len(call.expressions) == 1:
                 # PostHog's printer: weeks start on the project's week start day.
-                call.append("expressions", exp.Literal.number(week_mode(self.week_start_day)))
+                call.append("expressions", exp.Literal.number(week_mode(self.project.week_start_day)))
         ctes = {cte.alias_or_name for cte in root.find_all(exp.CTE)}
         for table in list(root.find_all(exp.Table)):
             if table.name in ctes or table.name not in TABLES:
@@ -427,14 +425,7 @@ class HogQLRunner:
         return None
 
     def calculate(self) -> dict[str, Any]:
-        sandbox = Sandbox(
-            self.ctx.team_id,
-            self.ctx.timezone,
-            self.ctx.project.week_start_day,
-            filters=self.query.filters,
-            project=self.ctx.project,
-            now=self.ctx.now,
-        )
+        sandbox = Sandbox(self.ctx.team_id, self.ctx.project, filters=self.query.filters, now=self.ctx.now)
         root = sandbox.parse(self.query.query)
         sandbox.check(root)
         root = sandbox.rewrite(root)

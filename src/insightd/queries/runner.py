@@ -18,10 +18,9 @@ from insightd.queries.project import ProjectSettings
 
 @dataclass
 class QueryContext:
-    """One computation: the project, its timezone, "now", the engine and the computation's id."""
+    """One computation: the project and its settings, "now", the engine and the computation's id."""
 
     team_id: int
-    timezone: str
     engine: Engine
     query_id: str
     now: datetime
@@ -30,6 +29,10 @@ class QueryContext:
     executed: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     _overrides: bool | None = field(default=None, init=False, repr=False)
+
+    @property
+    def timezone(self) -> str:
+        return self.project.timezone
 
     @property
     def tz(self) -> ZoneInfo:

@@ -208,11 +208,9 @@ class TrendsRunner:
             for _bucket, value_key, value in rows:
                 out[breakdowns.key_of(value_key) if self.breakdown else None] = _number(value)
             return out
-        width = 19 if rng.interval in ("hour", "minute") else 10
-        index = {b.strftime("%Y-%m-%d %H:%M:%S")[:width]: i for i, b in enumerate(rng.buckets())}
-        size = len(index)
+        slot_of, size = rng.slots(), len(rng.buckets())
         for bucket, value_key, value in rows:
-            position = index.get(str(bucket)[:width])
+            position = slot_of(bucket)
             if position is None:
                 continue
             key = breakdowns.key_of(value_key) if self.breakdown else None
