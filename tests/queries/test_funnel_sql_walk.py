@@ -226,7 +226,7 @@ def test_funnels_with_exclusions_equal_posthog_walk(
 
 
 @pytest.mark.parametrize("by_id", [True, False])
-def test_exclusions_walk_persons_without_an_exclusion_event_in_sql(
+def test_exclusions_walk_in_sql_and_tied_persons_in_python(
     server: ServerThread, by_id: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not by_id:
@@ -241,16 +241,58 @@ def test_exclusions_walk_persons_without_an_exclusion_event_in_sql(
         Event("late", "a", at, {}),
         Event("late", "b", at + timedelta(seconds=10), {}),
         Event("late", "other", at + timedelta(seconds=15), {}),  # after b: not between a and b
+        Event("again", "a", at, {}),
+        Event("again", "other", at + timedelta(seconds=5), {}),  # excludes the first path only …
+        Event("again", "a", at + timedelta(seconds=7), {}),  # … a new start converts
+        Event("again", "b", at + timedelta(seconds=10), {}),
+        Event("tied", "a", at, {}),
+        Event("tied", "other", at, {}),  # at the start's timestamp: the Python walk's rules apply
+        Event("tied", "b", at + timedelta(seconds=10), {}),
     ]  # fmt: skip
     tenant = new_tenant(server)
     insert_events(server, tenant.project_id, events)
     excluded = {"kind": "EventsNode", "event": "other", "funnelFromStep": 0, "funnelToStep": 1}
     body = run(tenant, funnel(60, funnelsFilter={"exclusions": [excluded]}))
     assert got(body["results"]) == summary(expected_walks(events, 3600.0, None, exclusion=(0, 1)).get("", []))
-    assert [s["count"] for s in body["results"]] == [4, 4, 3]  # "dirty" is left out entirely
-    assert "arrayReverseFill" in body["hogql"]  # the SQL walk ran …
-    fetched = "actor IN" if by_id else "arrayExists(s -> s < 0, steps)"
-    assert fetched in body["hogql"]  # … and the persons with an "other" event took the Python walk
+    assert [s["count"] for s in body["results"]] == [6, 6, 3]  # "dirty" is left out entirely
+    assert "arrayFill" in body["hogql"]  # the SQL walk ran …
+    fetched = "actor IN" if by_id else "arrayPopFront(evs)"
+    assert fetched in body["hogql"]  # … and "tied" took the Python walk
+    tenant.close()
+
+
+def test_exclusions_of_a_step_event_walk_excluded_persons_in_python(server: ServerThread) -> None:
+    """An exclusion on a step's event (with a property) can match a step event too: persons without
+    such an event take the plain SQL walk, the others the Python walk."""
+    at = BASE.replace(hour=9)
+    events = [
+        Event("clean", "a", at, {}),
+        Event("clean", "b", at + timedelta(seconds=10), {"$browser": "Y"}),
+        Event("clean", "c", at + timedelta(seconds=20), {}),
+        Event("dirty", "a", at, {}),
+        Event("dirty", "b", at + timedelta(seconds=5), {"$browser": "X"}),  # a step and an exclusion
+        Event("dirty", "c", at + timedelta(seconds=20), {}),
+    ]
+    tenant = new_tenant(server)
+    insert_events(server, tenant.project_id, events)
+    excluded = {
+        "kind": "EventsNode",
+        "event": "b",
+        "funnelFromStep": 1,
+        "funnelToStep": 2,
+        "properties": [{"key": "$browser", "value": "X", "operator": "exact", "type": "event"}],
+    }
+    body = run(tenant, funnel(60, funnelsFilter={"exclusions": [excluded]}))
+    # "dirty": b serves as step 2, then (as the exclusion) marks the path that completed 2 steps —
+    # but the path already moved on to step 2 at that event, so it is not excluded
+    start = at.replace(tzinfo=UTC).timestamp()
+    actors = [
+        [(start, [1], ""), (start + 10, [2], ""), (start + 20, [3], "")],  # clean
+        [(start, [1], ""), (start + 5, [2, -3], ""), (start + 20, [3], "")],  # dirty
+    ]
+    walks = [walk_ordered(evs, 3, 3600.0) for evs in actors]
+    assert got(body["results"]) == summary([w for w in walks if w.step >= 0])
+    assert "actor IN" in body["hogql"]  # "dirty" took the Python walk
     tenant.close()
 
 

@@ -64,6 +64,25 @@ def hybrid(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
     )
 
 
+def exclusions_applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
+    """Ordered funnels with exclusions whose events all differ by name from each other and from the
+    steps, so an event is one step or one exclusion (``exclusion_layers``); actors with two different
+    events at one timestamp (``mixed``) still take the Python walk."""
+    exclusions = flt.exclusions or []
+    names = [node.event for node in query.series] + [x.event for x in exclusions]
+    distinct = None not in names and len(set(names)) == len(names)
+    return hybrid(query, flt, viz) and distinct and len(exclusions) <= MAX_SQL_EXCLUSIONS
+
+
+def exclusion_marks(flt: FunnelsFilter) -> dict[int, list[int]]:
+    """Per level m (paths that completed m steps): the codes of the exclusions that mark such paths."""
+    marks: dict[int, list[int]] = {}
+    for j, exclusion in enumerate(flt.exclusions or []):
+        for level in range(exclusion.funnelFromStep + 1, exclusion.funnelToStep + 1):
+            marks.setdefault(level, []).append(EXCLUSION_CODE + j)
+    return marks
+
+
 def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
     if viz not in ("steps", "time_to_convert"):
         return False
@@ -79,6 +98,8 @@ def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
 # An event is (µs + EPOCH_SHIFT) * 2**STEP_BITS + step: one Int64 that sorts by (time, step).
 STEP_BITS = 5
 EPOCH_SHIFT = 2**52  # makes every DateTime64 (1900–2299) positive, so 0 can mean "no event"
+EXCLUSION_CODE = 16  # exclusion j is encoded as step EXCLUSION_CODE + j (steps are 1..MAX_SQL_STEPS)
+MAX_SQL_EXCLUSIONS = 2**STEP_BITS - EXCLUSION_CODE
 # Above every shifted µs time: a chain's key is level * _KEY_BASE + (_KEY_BASE - 1 - completion).
 _KEY_BASE = 2**54
 
@@ -220,6 +241,102 @@ def strict_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]
     ]
 
 
+def exclusion_layers(
+    steps: int, window_us: int, marks: dict[int, list[int]]
+) -> list[tuple[list[str], list[str]]]:
+    """Like ``walk_layers``, for ordered funnels with exclusions (``walk_ordered`` with its marks), plus
+    ``mixed`` (as in ``strict_layers``: such actors take the Python walk). ``marks[m]`` are the codes
+    of the exclusions that mark a path which completed m steps. ``level`` 0: the actor is excluded.
+
+    Without mixed ties the walk has a closed form, level by level. A path is named by its start (the
+    step-1 event it began at; starts are distinct). *Arrivals* at level 1 are the step-1 events; the
+    *holder* of level k at an event is the latest arrival at k before it, and its *segment* runs up
+    to the next arrival at k. In the segment of holder h (start s) at level k - 1:
+
+    - its first step-k event e, if ``e - s <= W``, is an arrival of h at level k, unless an exclusion
+      marking level k - 1 lies between, which makes it an excluded advance (it counts as reaching k);
+    - its first marking exclusion x, when before any step-k event and ``x - s <= W``, is a *mark* at
+      level k - 1.
+
+    Let M be the highest level reached. The walk's best path is the first arrival r at M with no mark
+    at M in ``(r, start(r) + W]``; if there is none the actor is excluded. (The walk keeps the first
+    path to reach M, replaces it at the next path to reach M once it is marked excluded, and marks it
+    at any mark at M within ``W`` of its start; since reach starts never decrease, a mark that excludes
+    the kept path excludes every path reached before it too.) Its step-j time is the arrival at level
+    j with its start. Each array pass is a lambda with no captured column (see ``walk_layers``):
+    ``S{k}`` holds each level-k arrival's start, ``H`` the holder of the level below, ``G`` and ``XM``
+    the segment of the last step-k event and of the last marking exclusion; ``arrayPushFront(
+    arrayPopBack(·), 0)`` reads the previous position's value.
+    """
+    mask = 2**STEP_BITS
+
+    def is_mark(level: int, x: str) -> str | None:
+        codes = marks.get(level)
+        return f"{x} IN ({', '.join(str(c) for c in codes)})" if codes else None
+
+    layers: list[tuple[list[str], list[str]]] = [
+        ([], [f"arrayMap(x -> intDiv(x, {mask}), a) AS ts", f"arrayMap(x -> toUInt8(x % {mask}), a) AS st"]),
+        (
+            ["ts", "st"],
+            [
+                "arrayExists((t, x, pt, px) -> t = pt AND x != px, ts, st, "
+                "arrayPushFront(arrayPopBack(ts), -1), arrayPushFront(arrayPopBack(st), 255)) AS mixed",
+                "arrayMap((t, x) -> if(x = 1, t, 0), ts, st) AS S1",
+            ],
+        ),
+    ]
+    kept = ["ts", "st", "mixed", "S1"]  # S{k}: at each level-k arrival its path's start, else 0
+    for k in range(2, steps + 1):
+        layers.append((kept, [f"arrayFill(v -> v > 0, S{k - 1}) AS H"]))
+        mark = is_mark(k - 1, "x")
+        added = [f"arrayFill(v -> v > 0, arrayMap((h, x) -> if(x = {k}, h, 0), H, st)) AS G"]
+        if mark:
+            added.append(f"arrayFill(v -> v > 0, arrayMap((h, x) -> if({mark}, h, 0), H, st)) AS XM")
+        layers.append(([*kept, "H"], added))
+        first = f"x = {k} AND h > 0 AND gp != h AND t - h <= {window_us}"
+        gp = "arrayPushFront(arrayPopBack(G), 0)"
+        arrival = (
+            f"arrayMap((t, x, h, gp, xm) -> if({first} AND xm != h, h, 0), ts, st, H, {gp}, XM)"
+            if mark
+            else f"arrayMap((t, x, h, gp) -> if({first}, h, 0), ts, st, H, {gp})"
+        )
+        added = [
+            f"{arrival} AS S{k}",
+            f"arrayExists((t, x, h, gp) -> {first}, ts, st, H, {gp}) AS R{k}",
+        ]
+        if mark:
+            marked = f"{mark} AND h > 0 AND xp != h AND g != h AND t - h <= {window_us}"
+            added.append(
+                f"arrayMap((t, x, h, g, xp) -> if({marked}, t, 0), "
+                f"ts, st, H, G, arrayPushFront(arrayPopBack(XM), 0)) AS MK{k - 1}"
+            )
+        layers.append((kept, added))
+        kept = [*kept, f"S{k}", f"R{k}", *([f"MK{k - 1}"] if mark else [])]
+    # the best path: the first clean arrival at the highest level reached
+    cands = []
+    for m in range(1, steps + 1):
+        if f"MK{m}" in kept:
+            cands.append(
+                f"arrayFirstIndex((s, nm) -> s > 0 AND (nm = 0 OR nm - s > {window_us}), S{m}, "
+                f"arrayReverseFill(v -> v > 0, MK{m})) AS C{m}"
+            )
+        else:
+            cands.append(f"arrayFirstIndex(s -> s > 0, S{m}) AS C{m}")
+    reached = "multiIf(" + "".join(f"R{k}, {k}, " for k in range(steps, 1, -1)) + "1)"
+    starts = ["ts", "mixed", *[f"S{m}" for m in range(1, steps + 1)]]
+    layers.append((starts, [*cands, f"toUInt8({reached}) AS M"]))
+    pick = "multiIf(" + "".join(f"M = {m}, C{m}, " for m in range(1, steps)) + f"C{steps})"
+    layers.append((starts, ["M", f"{pick} AS best", "toUInt8(if(best > 0, M, 0)) AS level"]))
+    start = "multiIf(" + "".join(f"level = {m}, S{m}[best], " for m in range(1, steps)) + f"S{steps}[best])"
+    layers.append((starts, ["level", "best", f"{start} AS t1"]))
+    times = ["t1"] + [
+        f"if(level > {j}, ts[indexOf(S{j}, t1)], if(level = {j}, ts[best], 0)) AS t{j}"
+        for j in range(2, steps + 1)
+    ]
+    layers.append((["mixed"], ["level", *times]))
+    return layers
+
+
 def step_aggregates(steps: int) -> list[str]:
     """Per group: actors reaching each step; per step ≥ 2 the sum, count and median of non-zero times.
 
@@ -260,14 +377,24 @@ def actor_events(encoded: str, bd: str, attribution: str | None, *, where: str =
 
 
 def actor_query(
-    events: str, steps: int, window_us: int, *, order: str = "ordered", carry: Sequence[str] = ("bd",)
+    events: str,
+    steps: int,
+    window_us: int,
+    *,
+    order: str = "ordered",
+    carry: Sequence[str] = ("bd",),
+    marks: dict[int, list[int]] | None = None,
 ) -> str:
     """Per actor: ``level``, ``t1..tn`` and the ``carry`` columns (``bd``), from ``events`` = rows of
-    ``actor_events`` columns (plus ``carry``); strict funnels add ``mixed`` (see ``strict_layers``)."""
+    ``actor_events`` columns (plus ``carry``); strict funnels and those with exclusion ``marks`` add
+    ``mixed`` (see ``strict_layers`` and ``exclusion_layers``)."""
     sql = events
-    layers = {"unordered": unordered_layers, "strict": strict_layers}.get(order, walk_layers)(
-        steps, window_us
-    )
+    if marks is not None:
+        layers = exclusion_layers(steps, window_us, marks)
+    else:
+        layers = {"unordered": unordered_layers, "strict": strict_layers}.get(order, walk_layers)(
+            steps, window_us
+        )
     for keep, added in layers:
         sql = f"SELECT {', '.join([*keep, *carry, *added])} FROM ({sql})"
     return sql

@@ -154,10 +154,17 @@ class FunnelsRunner:
     def window_us(self) -> int:
         return round(self.window * 1_000_000)
 
-    def _step(self, params: Params) -> str:
-        """An event's step for the SQL walks: the first step it matches (steps are distinct events), or 0."""
-        conds = self._conditions(params)
-        return "toUInt8(multiIf(" + ", ".join(f"{c}, {i + 1}" for i, c in enumerate(conds)) + ", 0))"
+    def _step(self, params: Params, *, exclusions: bool = False) -> str:
+        """An event's step for the SQL walks: the first step it matches (steps are distinct events), or 0;
+        with ``exclusions``, exclusion j is ``EXCLUSION_CODE + j`` (``exclusion_layers``)."""
+        pairs = [(c, i + 1) for i, c in enumerate(self._conditions(params))]
+        if exclusions:
+            builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
+            pairs += [
+                (self._node_condition(x, builder, params), funnel_sql.EXCLUSION_CODE + j)
+                for j, x in enumerate(self.filter.exclusions or [])
+            ]
+        return "toUInt8(multiIf(" + ", ".join(f"{c}, {code}" for c, code in pairs) + ", 0))"
 
     def _sql_attribution(self) -> str | None:
         """The SQL walks' breakdown attribution: first or last touch (None: no breakdown)."""
@@ -215,15 +222,23 @@ class FunnelsRunner:
 
     def _sql_walks(self, rng: ResolvedRange) -> dict[str, list[Walk]]:
         """Every actor's walk from SQL, except actors the SQL form does not cover, who take the Python
-        walk: for strict funnels those with different events at one timestamp (``strict_layers``); for
-        funnels with exclusions those with an exclusion event (without one, the walk is the plain
-        ordered walk, ``walk_layers``)."""
+        walk: for strict funnels and funnels with exclusions of their own events, those with different
+        events at one timestamp (``strict_layers``, ``exclusion_layers``); for other funnels with
+        exclusions those with an exclusion event (without one, the walk is the plain ordered walk,
+        ``walk_layers``)."""
         params = Params()
         attribution = self._sql_attribution()
+        marks = None
         if self.order == "strict":
             events = self._events(rng, params, self._step(params))  # every event: others break a path
             columns = funnel_sql.actor_events(ENCODED, "bd", attribution)
             carry: tuple[str, ...] = ("bd", "actor")
+        elif funnel_sql.exclusions_applicable(self.query, self.filter, self.viz):
+            own = self._step_names() + [str(x.event) for x in self.filter.exclusions or []]
+            events = self._events(rng, params, self._step(params, exclusions=True), names=own)
+            columns = funnel_sql.actor_events(ENCODED, "bd", attribution, where="steps > 0")
+            carry = ("bd", "actor")
+            marks = funnel_sql.exclusion_marks(self.filter)
         else:
             builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
             exclusions = self.filter.exclusions or []
@@ -239,7 +254,9 @@ class FunnelsRunner:
         columns.append("toString(events.pid) AS actor")
         evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY events.pid HAVING countIf(steps = 1) > 0"
         order = "strict" if self.order == "strict" else "ordered"
-        actors = funnel_sql.actor_query(evs, self.steps, self.window_us, order=order, carry=carry)
+        actors = funnel_sql.actor_query(
+            evs, self.steps, self.window_us, order=order, carry=carry, marks=marks
+        )
         times = ", ".join(f"t{k}" for k in range(1, self.steps + 1))
         rows = self.ctx.execute(
             f"SELECT actor, mixed, bd, level, {times} FROM ({actors})", params.values
@@ -250,12 +267,14 @@ class FunnelsRunner:
             if int(is_mixed):
                 python.append(str(actor))
                 continue
+            if not int(level):  # excluded (exclusion_layers)
+                continue
             at = tuple((int(t) - funnel_sql.EPOCH_SHIFT) / 1e6 for t in stamps[: int(level)])
             walks[str(value)].append(Walk(int(level) - 1, at))
         if python:
             # A few actors: by id. Many: by the same condition in SQL (a long id list is slow to send).
             few = len(python) <= PYTHON_WALK_IDS
-            only = None if few else "tied" if self.order == "strict" else "excluded"
+            only = None if few else "tied" if self.order == "strict" or marks is not None else "excluded"
             for number, (_actor, events_of) in enumerate(
                 self.fetch(rng, only=only, actors=python if few else None)
             ):
