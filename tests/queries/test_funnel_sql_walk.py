@@ -135,15 +135,19 @@ def test_sql_walk_equals_posthog_walk(
 
 @SETTINGS
 @given(events=event_sets(), minutes=st.sampled_from([60, 240]))
-@pytest.mark.parametrize("order", ["ordered", "unordered", "strict"])
+@pytest.mark.parametrize("order", ["ordered", "unordered", "strict", "exclusion"])
 def test_sql_time_to_convert_equals_posthog_walk(
     server: ServerThread, events: list[Event], minutes: int, order: str
 ) -> None:
     tenant = new_tenant(server)
     insert_events(server, tenant.project_id, events)
-    walks = expected_walks(events, minutes * 60.0, None, order).get("", [])
+    exclusion = (0, 1) if order == "exclusion" else None
+    order = "ordered" if exclusion else order
+    walks = expected_walks(events, minutes * 60.0, None, order, exclusion=exclusion).get("", [])
     times = [sum(w.timings[0:2]) for w in walks if w.step >= 2]
-    viz = {"funnelVizType": "time_to_convert", "funnelOrderType": order}
+    viz: dict[str, Any] = {"funnelVizType": "time_to_convert", "funnelOrderType": order}
+    if exclusion:
+        viz["exclusions"] = [{"kind": "EventsNode", "event": "other", "funnelFromStep": 0, "funnelToStep": 1}]
     body = run(tenant, funnel(minutes, funnelsFilter=viz))["results"]
     if times:
         assert body["average_conversion_time"] == sum(times) / len(times)

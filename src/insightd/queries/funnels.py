@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import statistics
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -12,6 +10,7 @@ from typing import Any, ClassVar
 from insightd.errors import QueryError
 from insightd.queries import funnel_sql
 from insightd.queries.dates import ResolvedRange, start_of
+from insightd.queries.funnel_tally import Tally, merged
 from insightd.queries.funnel_walk import Event, Walk, walk_ordered, walk_unordered
 from insightd.queries.models import EventsNode, FunnelsFilter, FunnelsQuery
 from insightd.queries.project import week_mode
@@ -27,14 +26,6 @@ ENCODED = funnel_sql.encoded_event("events.timestamp", "steps")  # an event in t
 
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800, "month": 31 * 86400}
 MAX_STEPS = 32
-
-
-def _median(values: Sequence[float]) -> float | None:
-    return float(statistics.median(values)) if values else None
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 class FunnelsRunner:
@@ -220,12 +211,12 @@ class FunnelsRunner:
         )
         return funnel_sql.actor_query(evs, self.steps, self.window_us, order=self.order)
 
-    def _sql_walks(self, rng: ResolvedRange) -> dict[str, list[Walk]]:
-        """Every actor's walk from SQL, except actors the SQL form does not cover, who take the Python
-        walk: for strict funnels and funnels with exclusions of their own events, those with different
-        events at one timestamp (``strict_layers``, ``exclusion_layers``); for other funnels with
-        exclusions those with an exclusion event (without one, the walk is the plain ordered walk,
-        ``walk_layers``)."""
+    def _sql_tallies(self, rng: ResolvedRange) -> dict[str, Tally]:
+        """Per breakdown value, the tally of every actor's walk: in SQL, except for actors the SQL form
+        does not cover, who take the Python walk: for strict funnels and funnels with exclusions of
+        their own events, those with different events at one timestamp (``strict_layers``,
+        ``exclusion_layers``); for other funnels with exclusions those with an exclusion event (without
+        one, the walk is the plain ordered walk, ``walk_layers``)."""
         params = Params()
         attribution = self._sql_attribution()
         marks = None
@@ -257,20 +248,29 @@ class FunnelsRunner:
         actors = funnel_sql.actor_query(
             evs, self.steps, self.window_us, order=order, carry=carry, marks=marks
         )
-        times = ", ".join(f"t{k}" for k in range(1, self.steps + 1))
-        rows = self.ctx.execute(
-            f"SELECT actor, mixed, bd, level, {times} FROM ({actors})", params.values
-        ).rows
-        walks: dict[str, list[Walk]] = defaultdict(list)
+        start, end = self._span()
+        if self.viz == "time_to_convert":
+            arrays = f"[], groupArrayIf(t{end + 1} - t{start + 1}, NOT mixed AND level >= {end + 1})"
+        else:
+            gaps = ", ".join(
+                f"groupArrayIf(t{k} - t{k - 1}, NOT mixed AND level >= {k} AND t{k} != t{k - 1})"
+                for k in range(2, self.steps + 1)
+            )
+            arrays = f"[[], {gaps}], []"
+        reached = ", ".join(f"countIf(NOT mixed AND level >= {k})" for k in range(1, self.steps + 1))
+        sql = f"SELECT bd, groupArrayIf(actor, mixed), [{reached}], {arrays} FROM ({actors}) GROUP BY bd"
+        tallies: dict[str, Tally] = {}
         python: list[str] = []
-        for actor, is_mixed, value, level, *stamps in rows:
-            if int(is_mixed):
-                python.append(str(actor))
-                continue
-            if not int(level):  # excluded (exclusion_layers)
-                continue
-            at = tuple((int(t) - funnel_sql.EPOCH_SHIFT) / 1e6 for t in stamps[: int(level)])
-            walks[str(value)].append(Walk(int(level) - 1, at))
+        for value, mixed, reached_, gaps_, converts in self.ctx.execute(sql, params.values).rows:
+            python += [str(actor) for actor in mixed]
+            if int(reached_[0]):
+                tallies[str(value)] = Tally(
+                    self.steps,
+                    (start, end),
+                    [int(n) for n in reached_],
+                    [[int(g) for g in gs] for gs in gaps_] if gaps_ else [],
+                    [int(c) for c in converts],
+                )
         if python:
             # A few actors: by id. Many: by the same condition in SQL (a long id list is slow to send).
             few = len(python) <= PYTHON_WALK_IDS
@@ -282,8 +282,8 @@ class FunnelsRunner:
                     self.ctx.check()
                 for value, walk in self._attributed(events_of):
                     if walk.step >= 0:
-                        walks[value].append(walk)
-        return walks
+                        tallies.setdefault(value, Tally(self.steps, (start, end))).add_walk(walk)
+        return tallies
 
     def _sql_steps(self, rng: ResolvedRange) -> list[Any]:
         params = Params()
@@ -359,7 +359,7 @@ class FunnelsRunner:
                 results = self._sql_steps(rng)
             return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
         if applicable or hybrid:  # strict funnels, and ordered ones with exclusions
-            walks = self._sql_walks(rng)
+            tallies = self._sql_tallies(rng)
         elif self.viz == "trends":
             sql_trends = funnel_sql.trends_applicable(self.query, self.filter)
             return {
@@ -368,31 +368,18 @@ class FunnelsRunner:
                 "timezone": self.ctx.timezone,
             }
         else:
-            walks = defaultdict(list)  # the exact walk of PostHog's aggregate_funnel, in Python
+            tallies = {}  # the exact walk of PostHog's aggregate_funnel, in Python
             for number, (_actor, events) in enumerate(self.fetch(rng)):
                 if number % CHECK_EVERY == 0:
                     self.ctx.check()
                 for value, walk in self._attributed(events):
                     if walk.step >= 0:
-                        walks[value].append(walk)
+                        tallies.setdefault(value, Tally(self.steps, self._span())).add_walk(walk)
         if self.viz == "time_to_convert":
-            results = self._time_to_convert(self._convert_times([w for ws in walks.values() for w in ws]))
+            results = self._time_to_convert([c for t in tallies.values() for c in t.conversion_seconds()])
         else:
-            results = self._steps_results(walks)
+            results = self._steps_results(tallies)
         return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
-
-    def _walk_summary(
-        self, walks: Sequence[Walk]
-    ) -> tuple[list[int], list[float | None], list[float | None]]:
-        """Per step: actors reaching it, and mean/median of their non-zero times from the previous step."""
-        reached, means, medians = [], [], []
-        for index in range(self.steps):
-            reaching = [w for w in walks if w.step >= index]
-            times = [w.timings[index - 1] for w in reaching if index > 0 and w.timings[index - 1] != 0]
-            reached.append(len(reaching))
-            means.append(_mean(times) if index else None)
-            medians.append(_median(times) if index else None)
-        return reached, means, medians
 
     def _steps(
         self, reached: list[int], means: list[float | None], medians: list[float | None]
@@ -427,26 +414,20 @@ class FunnelsRunner:
             step["breakdown_value"] = [value]
         return steps
 
-    def _steps_results(self, walks: dict[str, list[Walk]]) -> list[Any]:
-        if self.breakdown is None:
-            return self._steps(*self._walk_summary(walks.get("", [])))
-        ranked = sorted(
-            walks.items(),
-            key=lambda kv: (
-                [-sum(1 for w in kv[1] if w.step >= i) for i in reversed(range(self.steps))],
-                kv[0],
-            ),
-        )
-        limit = self.breakdown.breakdown_limit or 25
-        groups = ranked[:limit]
-        if len(ranked) > limit:
-            groups.append(("Other", [w for _, ws in ranked[limit:] for w in ws]))
-        return [self._label(value, self._steps(*self._walk_summary(group))) for value, group in groups]
-
-    def _convert_times(self, walks: Sequence[Walk]) -> list[float]:
-        start = self.filter.funnelFromStep or 0
+    def _span(self) -> tuple[int, int]:
+        """The 0-based first and last step of time to convert."""
         end = self.filter.funnelToStep if self.filter.funnelToStep is not None else self.steps - 1
-        return [sum(w.timings[start:end]) for w in walks if w.step >= end]
+        return self.filter.funnelFromStep or 0, end
+
+    def _steps_results(self, tallies: dict[str, Tally]) -> list[Any]:
+        if self.breakdown is None:
+            return self._steps(*tallies.get("", Tally(self.steps, self._span())).summary())
+        ranked = sorted(tallies, key=lambda v: ([-n for n in reversed(tallies[v].reached)], v))
+        limit = self.breakdown.breakdown_limit or 25
+        groups = [(value, tallies[value]) for value in ranked[:limit]]
+        if len(ranked) > limit:
+            groups.append(("Other", merged([tallies[v] for v in ranked[limit:]], self.steps, self._span())))
+        return [self._label(value, self._steps(*each.summary())) for value, each in groups]
 
     def _time_to_convert(self, times: Sequence[float]) -> dict[str, Any]:
         if not times:
