@@ -1,6 +1,7 @@
-"""``funnel_sql.exclusion_layers`` (the closed form of the ordered walk with exclusions) equals
-``funnel_walk.walk_ordered`` on random actors: 2–4 steps, one or two exclusions over random step
-ranges, repeated events and timestamps, run on the real engine without a server."""
+"""The SQL walks with exclusions equal the Python walks on random actors, run on the real engine without
+a server: ``funnel_sql.exclusion_layers`` (a closed form of the ordered walk with exclusions) equals
+``walk_ordered`` for 2–4 steps and one or two exclusions over random step ranges, and the unordered
+layers with exclusions equal ``walk_unordered``; with repeated events and timestamps."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from insightd.queries import funnel_sql
-from insightd.queries.funnel_walk import Walk, walk_ordered
+from insightd.queries.funnel_walk import Walk, walk_ordered, walk_unordered
 from tests.support import process_engine
 
 SHIFT = funnel_sql.EPOCH_SHIFT
@@ -44,6 +45,36 @@ def python_walk(
     return walk_ordered(walk_events, steps, float(window))
 
 
+def sql_walks(
+    actors: list[list[tuple[int, int]]], steps: int, window: int, order: str, marks: dict[int, list[int]]
+) -> list[tuple[list[tuple[int, int]], tuple[int, tuple[float, ...]]]]:
+    """(events, (step, times)) per actor from the SQL layers, leaving out actors with different events at
+    one timestamp (``mixed``: the Python walk decides for them) after checking that they are such."""
+    arrays = ", ".join(
+        "[" + ", ".join(str((t * 1_000_000 + SHIFT) * 32 + c) for t, c in a) + "]" for a in actors
+    )
+    source = (
+        f"SELECT CAST(z.1 AS Array(Int64)) AS a, z.2 AS actor, '' AS bd "
+        f"FROM (SELECT arrayJoin(arrayZip([{arrays}], range({len(actors)}))) AS z)"
+    )
+    times = ", ".join(f"t{k}" for k in range(1, steps + 1))
+    query = funnel_sql.actor_query(
+        source, steps, window * 1_000_000, order=order, carry=("bd", "actor"), marks=marks
+    )
+    rows = (
+        process_engine().execute(f"SELECT actor, mixed, level, {times} FROM ({query})").rows if actors else []
+    )
+    assert len(rows) == len(actors)
+    out = []
+    for actor, mixed, level, *stamps in rows:
+        events = actors[int(actor)]
+        if int(mixed):
+            assert any(t1 == t2 and c1 != c2 for (t1, c1), (t2, c2) in zip(events, events[1:], strict=False))
+            continue
+        out.append((events, (int(level) - 1, tuple((int(t) - SHIFT) / 1e6 for t in stamps[: int(level)]))))
+    return out
+
+
 @settings(max_examples=60, deadline=None)
 @given(case=funnels())
 def test_exclusion_layers_equal_the_python_walk(
@@ -54,26 +85,20 @@ def test_exclusion_layers_equal_the_python_walk(
     for j, (start, end) in enumerate(exclusions):
         for level in range(start + 1, end + 1):
             marks.setdefault(level, []).append(funnel_sql.EXCLUSION_CODE + j)
-    arrays = ", ".join(
-        "[" + ", ".join(str((t * 1_000_000 + SHIFT) * 32 + c) for t, c in a) + "]" for a in actors
-    )
-    sql = (
-        f"SELECT CAST(z.1 AS Array(Int64)) AS a, z.2 AS actor, '' AS bd "
-        f"FROM (SELECT arrayJoin(arrayZip([{arrays}], range({len(actors)}))) AS z)"
-    )
-    times = ", ".join(f"t{k}" for k in range(1, steps + 1))
-    query = funnel_sql.actor_query(sql, steps, window * 1_000_000, carry=("bd", "actor"), marks=marks)
-    rows = (
-        process_engine().execute(f"SELECT actor, mixed, level, {times} FROM ({query})").rows if actors else []
-    )
-    assert len(rows) == len(actors)
-    for actor, mixed, level, *stamps in rows:
-        if int(mixed):  # different events at one timestamp: the Python walk decides (not this form)
-            assert any(
-                t1 == t2 and c1 != c2
-                for (t1, c1), (t2, c2) in zip(actors[int(actor)], actors[int(actor)][1:], strict=False)
-            )
-            continue
-        walk = python_walk(actors[int(actor)], steps, exclusions, window)
-        got = tuple((int(t) - SHIFT) / 1e6 for t in stamps[: int(level)])
-        assert (int(level) - 1, got) == (walk.step, walk.times), actors[int(actor)]
+    for events, got in sql_walks(actors, steps, window, "ordered", marks):
+        walk = python_walk(events, steps, exclusions, window)
+        assert got == (walk.step, walk.times), events
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=funnels())
+def test_unordered_layers_with_exclusions_equal_the_python_walk(
+    case: tuple[int, list[tuple[int, int]], int, list[list[tuple[int, int]]]],
+) -> None:
+    steps, _exclusions, window, actors = case
+    whole = [-s for s in range(2, steps + 1)]  # unordered funnels exclude over the whole funnel
+    for events, got in sql_walks(actors, steps, window, "unordered", {1: [funnel_sql.EXCLUSION_CODE]}):
+        walk_events = [(float(t), [c] if c < funnel_sql.EXCLUSION_CODE else whole, "") for t, c in events]
+        walk_events.sort(key=lambda e: (e[0], e[1][0]))
+        walk = walk_unordered(walk_events, steps, float(window))
+        assert got == (walk.step, walk.times), events

@@ -197,24 +197,28 @@ def test_strict_funnels_walk_in_sql_and_tied_actors_in_python(
     attribution=st.sampled_from([None, "first_touch"]),
     exclusion=st.sampled_from([(0, 1), (1, 2), (0, 2)]),
 )
+@pytest.mark.parametrize("order", ["ordered", "unordered"])
 def test_funnels_with_exclusions_equal_posthog_walk(
     server: ServerThread,
     events: list[Event],
     minutes: int,
     attribution: str | None,
     exclusion: tuple[int, int],
+    order: str,
 ) -> None:
-    """Persons without an exclusion event take the SQL walk, the others the Python walk."""
+    """The SQL walks with exclusions (persons with different events at one timestamp: the Python walk)."""
+    if order == "unordered":
+        exclusion = (0, len(STEPS) - 1)  # unordered funnels exclude over the whole funnel only
     tenant = new_tenant(server)
     insert_events(server, tenant.project_id, events)
-    expected = expected_walks(events, minutes * 60.0, attribution, exclusion=exclusion)
+    expected = expected_walks(events, minutes * 60.0, attribution, order, exclusion=exclusion)
     excluded = {
         "kind": "EventsNode",
         "event": "other",
         "funnelFromStep": exclusion[0],
         "funnelToStep": exclusion[1],
     }
-    flt: dict[str, Any] = {"exclusions": [excluded]}
+    flt: dict[str, Any] = {"exclusions": [excluded], "funnelOrderType": order}
     extra: dict[str, Any] = {}
     if attribution:
         extra["breakdownFilter"] = {"breakdown": "$browser"}
@@ -326,4 +330,61 @@ def test_sql_funnel_trends_equal_the_python_walk(
         patch.setattr(funnel_sql, "trends_applicable", lambda *_: False)
         python = run(tenant, query, refresh="force_blocking")["results"]
     assert sql == python
+    tenant.close()
+
+
+@pytest.mark.parametrize("by_id", [True, False])
+@pytest.mark.parametrize("second_range", [(0, 1), (1, 2)])
+def test_exclusions_tied_at_one_timestamp(
+    server: ServerThread, by_id: bool, second_range: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two exclusion events at one timestamp: with the same range they are alike to the walk (SQL); with
+    different ranges the person takes the Python walk, also when fetched by condition (many of them)."""
+    if not by_id:
+        monkeypatch.setattr(funnels, "PYTHON_WALK_IDS", 0)
+    at = BASE.replace(hour=9)
+    events = [
+        Event("p", "x1", at, {}),
+        Event("p", "x2", at, {}),
+        Event("p", "a", at + timedelta(seconds=5), {}),
+        Event("p", "b", at + timedelta(seconds=10), {}),
+        Event("p", "c", at + timedelta(seconds=20), {}),
+    ]
+    tenant = new_tenant(server)
+    insert_events(server, tenant.project_id, events)
+    exclusions = [
+        {"kind": "EventsNode", "event": "x1", "funnelFromStep": 0, "funnelToStep": 1},
+        {
+            "kind": "EventsNode",
+            "event": "x2",
+            "funnelFromStep": second_range[0],
+            "funnelToStep": second_range[1],
+        },
+    ]
+    body = run(tenant, funnel(60, funnelsFilter={"exclusions": exclusions}))
+    assert [s["count"] for s in body["results"]] == [1, 1, 1]  # the exclusions came before the start
+    tenant.close()
+
+
+def test_a_sixteen_step_funnel_with_an_exclusion(server: ServerThread) -> None:
+    """Step 16 and the exclusion are different events to the walk."""
+    at = BASE.replace(hour=9)
+    names = [f"s{k}" for k in range(1, 17)]
+    events = [Event("p", name, at + timedelta(seconds=10 * k), {}) for k, name in enumerate(names[:15])]
+    events.append(Event("p", "x", at + timedelta(seconds=200), {}))
+    events += [Event("q", name, at + timedelta(seconds=10 * k), {}) for k, name in enumerate(names)]
+    events.append(Event("q", "x", at + timedelta(seconds=5), {}))  # between q's steps 1 and 2
+    tenant = new_tenant(server)
+    insert_events(server, tenant.project_id, events)
+    query = {
+        **funnel(
+            60,
+            funnelsFilter={
+                "exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 0, "funnelToStep": 1}]
+            },
+        ),
+        "series": [ev(name) for name in names],
+    }
+    counts = [s["count"] for s in run(tenant, query)["results"]]
+    assert counts == [1] * 15 + [0]  # p converts to step 15, its "x" is no step 16; q is excluded
     tenant.close()

@@ -1,5 +1,5 @@
-"""Funnels walked in Python (here: unordered with an exclusion) stop at the time limit and on cancel,
-as engine queries do, instead of running on after the engine's limit."""
+"""Funnels walked in Python (here: with all-events breakdown attribution) stop at the time limit and
+on cancel, as engine queries do, instead of running on after the engine's limit."""
 
 from __future__ import annotations
 
@@ -19,10 +19,8 @@ QUERY = {
     "kind": "FunnelsQuery",
     "series": [ev("a"), ev("b")],
     "dateRange": {"date_from": "2024-01-01", "date_to": "2024-01-03"},
-    "funnelsFilter": {
-        "funnelOrderType": "unordered",
-        "exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 0, "funnelToStep": 1}],
-    },
+    "breakdownFilter": {"breakdown": "$browser"},
+    "funnelsFilter": {"breakdownAttributionType": "all_events"},
 }
 
 
@@ -52,7 +50,7 @@ def test_python_walk_stops_at_the_time_limit(server: ServerThread) -> None:
 def test_a_cancelled_computation_stops_between_engine_queries(server: ServerThread) -> None:
     ctx = _context(server)
     runner = runner_for(parse_query(QUERY), ctx)
-    assert runner.calculate()["results"][0]["count"] == 50  # walks fine while not cancelled
+    assert runner.calculate()["results"][0][0]["count"] == 50  # walks fine while not cancelled
     ctx.check()
     assert isinstance(ctx.engine, KillableEngine)
     ctx.engine.kill()  # what a cancel does: the Python walk's next check stops it

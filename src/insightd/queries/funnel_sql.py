@@ -26,6 +26,9 @@ from typing import Any
 from insightd.queries.models import FunnelsFilter, FunnelsQuery
 
 MAX_SQL_STEPS = 16
+# Planning the exclusion walk grows steeply with its depth (one layer per step): ~0.1 s at 3 steps,
+# ~1 s at 8, ~2 s at 12; longer funnels with exclusions take the hybrid walk.
+MAX_SQL_EXCLUSION_STEPS = 8
 
 
 def applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
@@ -65,21 +68,40 @@ def hybrid(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
 
 
 def exclusions_applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
-    """Ordered funnels with exclusions whose events all differ by name from each other and from the
-    steps, so an event is one step or one exclusion (``exclusion_layers``); actors with two different
-    events at one timestamp (``mixed``) still take the Python walk."""
+    """Ordered and unordered funnels with exclusions whose events all differ by name from each other and
+    from the steps, so an event is one step or one exclusion (``exclusion_layers``, ``unordered_layers``);
+    actors with two different events at one timestamp (``mixed``) still take the Python walk."""
     exclusions = flt.exclusions or []
     names = [node.event for node in query.series] + [x.event for x in exclusions]
     distinct = None not in names and len(set(names)) == len(names)
-    return hybrid(query, flt, viz) and distinct and len(exclusions) <= MAX_SQL_EXCLUSIONS
+    order = flt.funnelOrderType or "ordered"
+    return (
+        bool(exclusions)
+        and order in ("ordered", "unordered")
+        and _shape(query, flt, viz)
+        and distinct
+        and len(_ranges(flt)) <= MAX_SQL_EXCLUSIONS
+        and len(names) - len(exclusions) <= MAX_SQL_EXCLUSION_STEPS
+    )
+
+
+def _ranges(flt: FunnelsFilter) -> list[tuple[int, int]]:
+    ranges = [(x.funnelFromStep, x.funnelToStep) for x in flt.exclusions or []]
+    return list(dict.fromkeys(ranges))
+
+
+def exclusion_codes(flt: FunnelsFilter) -> list[int]:
+    """Each exclusion's step code in the SQL walks (``EXCLUSION_CODE`` and up)."""
+    ranges = _ranges(flt)
+    return [EXCLUSION_CODE + ranges.index((x.funnelFromStep, x.funnelToStep)) for x in flt.exclusions or []]
 
 
 def exclusion_marks(flt: FunnelsFilter) -> dict[int, list[int]]:
     """Per level m (paths that completed m steps): the codes of the exclusions that mark such paths."""
     marks: dict[int, list[int]] = {}
-    for j, exclusion in enumerate(flt.exclusions or []):
-        for level in range(exclusion.funnelFromStep + 1, exclusion.funnelToStep + 1):
-            marks.setdefault(level, []).append(EXCLUSION_CODE + j)
+    for index, (start, end) in enumerate(_ranges(flt)):
+        for level in range(start + 1, end + 1):
+            marks.setdefault(level, []).append(EXCLUSION_CODE + index)
     return marks
 
 
@@ -98,8 +120,10 @@ def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
 # An event is (µs + EPOCH_SHIFT) * 2**STEP_BITS + step: one Int64 that sorts by (time, step).
 STEP_BITS = 5
 EPOCH_SHIFT = 2**52  # makes every DateTime64 (1900–2299) positive, so 0 can mean "no event"
-EXCLUSION_CODE = 16  # exclusion j is encoded as step EXCLUSION_CODE + j (steps are 1..MAX_SQL_STEPS)
-MAX_SQL_EXCLUSIONS = 2**STEP_BITS - EXCLUSION_CODE
+# An exclusion event's step: EXCLUSION_CODE + the index of its (from, to) range among the funnel's
+# distinct ranges, so events that mark the same paths share a code (as the Python walk sees them).
+EXCLUSION_CODE = MAX_SQL_STEPS + 1
+MAX_SQL_EXCLUSIONS = 2**STEP_BITS - EXCLUSION_CODE  # distinct exclusion ranges
 # Above every shifted µs time: a chain's key is level * _KEY_BASE + (_KEY_BASE - 1 - completion).
 _KEY_BASE = 2**54
 
@@ -160,11 +184,18 @@ def walk_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]
     ]
 
 
-def unordered_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]:
+def unordered_layers(
+    steps: int, window_us: int, exclusions: bool = False
+) -> list[tuple[list[str], list[str]]]:
     """Like ``walk_layers``, for unordered funnels (``walk_unordered``): from each event (a start), the
     first event of every step at or after it (one backward fill per step); a start's level is how many of
     those lie within ``W`` of it; the best start is the first with the highest level, and ``tk`` is the
-    k-th of its steps' times in time order."""
+    k-th of its steps' times in time order.
+
+    With ``exclusions`` (events coded ``EXCLUSION_CODE`` and up, which exclude the whole funnel) a start
+    counts for nothing when the first exclusion event at or after it lies within ``W`` of it and before
+    its steps are all done (the walk stops there and forgets them), and an exclusion event is no start;
+    ``mixed`` as in ``exclusion_layers``."""
     mask = 2**STEP_BITS
     firsts = [
         f"arrayReverseFill((v, x) -> x = {s}, arrayMap((t, x) -> if(x = {s}, t, 0), ts, st), st) AS F{s}"
@@ -173,16 +204,36 @@ def unordered_layers(steps: int, window_us: int) -> list[tuple[list[str], list[s
     arrays = [f"F{s}" for s in range(1, steps + 1)]
     names = ", ".join(f"f{s}" for s in range(1, steps + 1))
     within = " + ".join(f"(f{s} > 0 AND f{s} - t0 <= {window_us})" for s in range(1, steps + 1))
+    level = f"toUInt8({within})"
+    carried = ["ts"]
+    if exclusions:
+        code = EXCLUSION_CODE
+        own = f"arrayMap((t, x) -> if(x >= {code}, t, 0), ts, st)"
+        firsts += [
+            f"arrayReverseFill((v, x) -> x >= {code}, {own}, st) AS X",
+            "arrayExists((t, x, pt, px) -> t = pt AND x != px, ts, st, "
+            "arrayPushFront(arrayPopBack(ts), -1), arrayPushFront(arrayPopBack(st), 255)) AS mixed",
+        ]
+        completed = f"({within}) = {steps} AND xx > greatest({names})"  # the walk stops at completion
+        excluded = f"x0 >= {code} OR (xx > 0 AND xx - t0 <= {window_us} AND NOT ({completed}))"
+        level = f"toUInt8(if({excluded}, 0, {within}))"
+        names = f"x0, xx, {names}"
+        arrays = ["st", "X", *arrays]
+        carried = ["ts", "mixed"]
     best_times = ", ".join(f"F{s}[best]" for s in range(1, steps + 1))
     times = [f"if(level >= {k}, T[{k}], 0) AS t{k}" for k in range(1, steps + 1)]
+    kept = carried[1:]
     return [
         ([], [f"arrayMap(x -> intDiv(x, {mask}), a) AS ts", f"arrayMap(x -> toUInt8(x % {mask}), a) AS st"]),
-        (["ts"], firsts),
-        (["ts", *arrays], [f"arrayMap((t0, {names}) -> toUInt8({within}), ts, {', '.join(arrays)}) AS L"]),
-        (["ts", *arrays], ["arrayMax(L) AS level", "indexOf(L, level) AS best"]),
-        (["level"], [f"[{best_times}] AS starts_at", "ts[best] AS t_start"]),
-        (["level"], [f"arraySort(arrayFilter(x -> x > 0 AND x - t_start <= {window_us}, starts_at)) AS T"]),
-        (["level"], times),
+        (["ts", "st"] if exclusions else ["ts"], firsts),
+        ([*carried, *arrays], [f"arrayMap((t0, {names}) -> {level}, ts, {', '.join(arrays)}) AS L"]),
+        ([*carried, *arrays], ["arrayMax(L) AS level", "indexOf(L, level) AS best"]),
+        ([*kept, "level"], [f"[{best_times}] AS starts_at", "ts[best] AS t_start"]),
+        (
+            [*kept, "level"],
+            [f"arraySort(arrayFilter(x -> x > 0 AND x - t_start <= {window_us}, starts_at)) AS T"],
+        ),
+        ([*kept, "level"], times),
     ]
 
 
@@ -285,55 +336,49 @@ def exclusion_layers(
             ],
         ),
     ]
-    kept = ["ts", "st", "mixed", "S1"]  # S{k}: at each level-k arrival its path's start, else 0
+    # S{k}: at each level-k arrival its path's start, else 0; M{k}: the highest level reached up to k;
+    # C{m}: the position of the first clean arrival at level m. One layer per level: aliases within a
+    # layer are inlined (identical expressions are computed once), and few columns are carried.
+    carried = ["ts", "st", "mixed", "S1"]
     for k in range(2, steps + 1):
-        layers.append((kept, [f"arrayFill(v -> v > 0, S{k - 1}) AS H"]))
         mark = is_mark(k - 1, "x")
-        added = [f"arrayFill(v -> v > 0, arrayMap((h, x) -> if(x = {k}, h, 0), H, st)) AS G"]
-        if mark:
-            added.append(f"arrayFill(v -> v > 0, arrayMap((h, x) -> if({mark}, h, 0), H, st)) AS XM")
-        layers.append(([*kept, "H"], added))
         first = f"x = {k} AND h > 0 AND gp != h AND t - h <= {window_us}"
         gp = "arrayPushFront(arrayPopBack(G), 0)"
-        arrival = (
-            f"arrayMap((t, x, h, gp, xm) -> if({first} AND xm != h, h, 0), ts, st, H, {gp}, XM)"
-            if mark
-            else f"arrayMap((t, x, h, gp) -> if({first}, h, 0), ts, st, H, {gp})"
-        )
+        below = f"M{k - 1}" if k > 2 else "1"
         added = [
-            f"{arrival} AS S{k}",
-            f"arrayExists((t, x, h, gp) -> {first}, ts, st, H, {gp}) AS R{k}",
+            f"arrayFill(v -> v > 0, S{k - 1}) AS H",
+            f"arrayFill(v -> v > 0, arrayMap((h, x) -> if(x = {k}, h, 0), H, st)) AS G",
+            f"toUInt8(if(arrayExists((t, x, h, gp) -> {first}, ts, st, H, {gp}), {k}, {below})) AS M{k}",
         ]
         if mark:
             marked = f"{mark} AND h > 0 AND xp != h AND g != h AND t - h <= {window_us}"
-            added.append(
+            added += [
+                f"arrayFill(v -> v > 0, arrayMap((h, x) -> if({mark}, h, 0), H, st)) AS XM",
+                f"arrayMap((t, x, h, gp, xm) -> if({first} AND xm != h, h, 0), ts, st, H, {gp}, XM) AS S{k}",
                 f"arrayMap((t, x, h, g, xp) -> if({marked}, t, 0), "
-                f"ts, st, H, G, arrayPushFront(arrayPopBack(XM), 0)) AS MK{k - 1}"
-            )
-        layers.append((kept, added))
-        kept = [*kept, f"S{k}", f"R{k}", *([f"MK{k - 1}"] if mark else [])]
-    # the best path: the first clean arrival at the highest level reached
-    cands = []
-    for m in range(1, steps + 1):
-        if f"MK{m}" in kept:
-            cands.append(
-                f"arrayFirstIndex((s, nm) -> s > 0 AND (nm = 0 OR nm - s > {window_us}), S{m}, "
-                f"arrayReverseFill(v -> v > 0, MK{m})) AS C{m}"
-            )
+                "ts, st, H, G, arrayPushFront(arrayPopBack(XM), 0)) AS MK",
+                f"arrayFirstIndex((s, nm) -> s > 0 AND (nm = 0 OR nm - s > {window_us}), S{k - 1}, "
+                f"arrayReverseFill(v -> v > 0, MK)) AS C{k - 1}",
+            ]
         else:
-            cands.append(f"arrayFirstIndex(s -> s > 0, S{m}) AS C{m}")
-    reached = "multiIf(" + "".join(f"R{k}, {k}, " for k in range(steps, 1, -1)) + "1)"
+            added += [
+                f"arrayMap((t, x, h, gp) -> if({first}, h, 0), ts, st, H, {gp}) AS S{k}",
+                f"arrayFirstIndex(s -> s > 0, S{k - 1}) AS C{k - 1}",
+            ]
+        layers.append(([*carried, *([below] if k > 2 else [])], added))
+        carried = [*carried, f"S{k}", f"C{k - 1}"]
+    # the best path: the first clean arrival at the highest level reached
     starts = ["ts", "mixed", *[f"S{m}" for m in range(1, steps + 1)]]
-    layers.append((starts, [*cands, f"toUInt8({reached}) AS M"]))
-    pick = "multiIf(" + "".join(f"M = {m}, C{m}, " for m in range(1, steps)) + f"C{steps})"
-    layers.append((starts, ["M", f"{pick} AS best", "toUInt8(if(best > 0, M, 0)) AS level"]))
+    pick = "multiIf(" + "".join(f"M{steps} = {m}, C{m}, " for m in range(1, steps))
+    pick += f"arrayFirstIndex(s -> s > 0, S{steps}))"
+    layers.append((starts, [f"{pick} AS best", f"toUInt8(if(best > 0, M{steps}, 0)) AS level"]))
     start = "multiIf(" + "".join(f"level = {m}, S{m}[best], " for m in range(1, steps)) + f"S{steps}[best])"
     layers.append((starts, ["level", "best", f"{start} AS t1"]))
-    times = ["t1"] + [
+    times = [
         f"if(level > {j}, ts[indexOf(S{j}, t1)], if(level = {j}, ts[best], 0)) AS t{j}"
         for j in range(2, steps + 1)
     ]
-    layers.append((["mixed"], ["level", *times]))
+    layers.append((["mixed"], ["level", "t1", *times]))
     return layers
 
 
@@ -389,7 +434,9 @@ def actor_query(
     ``actor_events`` columns (plus ``carry``); strict funnels and those with exclusion ``marks`` add
     ``mixed`` (see ``strict_layers`` and ``exclusion_layers``)."""
     sql = events
-    if marks is not None:
+    if marks is not None and order == "unordered":
+        layers = unordered_layers(steps, window_us, exclusions=True)
+    elif marks is not None:
         layers = exclusion_layers(steps, window_us, marks)
     else:
         layers = {"unordered": unordered_layers, "strict": strict_layers}.get(order, walk_layers)(

@@ -147,13 +147,14 @@ class FunnelsRunner:
 
     def _step(self, params: Params, *, exclusions: bool = False) -> str:
         """An event's step for the SQL walks: the first step it matches (steps are distinct events), or 0;
-        with ``exclusions``, exclusion j is ``EXCLUSION_CODE + j`` (``exclusion_layers``)."""
+        with ``exclusions``, an exclusion event's code is ``funnel_sql.exclusion_codes``."""
         pairs = [(c, i + 1) for i, c in enumerate(self._conditions(params))]
         if exclusions:
             builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
+            codes = funnel_sql.exclusion_codes(self.filter)
             pairs += [
-                (self._node_condition(x, builder, params), funnel_sql.EXCLUSION_CODE + j)
-                for j, x in enumerate(self.filter.exclusions or [])
+                (self._node_condition(x, builder, params), code)
+                for x, code in zip(self.filter.exclusions or [], codes, strict=True)
             ]
         return "toUInt8(multiIf(" + ", ".join(f"{c}, {code}" for c, code in pairs) + ", 0))"
 
@@ -244,9 +245,8 @@ class FunnelsRunner:
             carry = ("bd", "actor", "mixed")
         columns.append("toString(events.pid) AS actor")
         evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY events.pid HAVING countIf(steps = 1) > 0"
-        order = "strict" if self.order == "strict" else "ordered"
         actors = funnel_sql.actor_query(
-            evs, self.steps, self.window_us, order=order, carry=carry, marks=marks
+            evs, self.steps, self.window_us, order=self.order, carry=carry, marks=marks
         )
         start, end = self._span()
         if self.viz == "time_to_convert":
@@ -351,14 +351,16 @@ class FunnelsRunner:
         rng = self._range()
         results: Any
         applicable = funnel_sql.applicable(self.query, self.filter, self.viz)
-        hybrid = funnel_sql.hybrid(self.query, self.filter, self.viz)
+        hybrid = funnel_sql.hybrid(self.query, self.filter, self.viz) or funnel_sql.exclusions_applicable(
+            self.query, self.filter, self.viz
+        )
         if applicable and self.order != "strict":
             if self.viz == "time_to_convert":
                 results = self._sql_time_to_convert(rng)
             else:
                 results = self._sql_steps(rng)
             return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
-        if applicable or hybrid:  # strict funnels, and ordered ones with exclusions
+        if applicable or hybrid:  # strict funnels, and those with exclusions
             tallies = self._sql_tallies(rng)
         elif self.viz == "trends":
             sql_trends = funnel_sql.trends_applicable(self.query, self.filter)
