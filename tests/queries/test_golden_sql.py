@@ -19,6 +19,16 @@ GOLDEN = Path(__file__).parent / "golden"
 RANGE = {"date_from": "2024-01-03", "date_to": "2024-01-10"}
 CASES: dict[str, dict[str, Any]] = {
     "trends_total": trends([ev("$pageview")], dateRange=RANGE),
+    "trends_total_breakdowns": trends(
+        [ev("$pageview")],
+        dateRange=RANGE,
+        breakdownFilter={
+            "breakdowns": [
+                {"property": "$current_url", "type": "event", "normalize_url": True},
+                {"property": "plan", "type": "person"},
+            ]
+        },
+    ),
     "trends_dau_breakdown_person_filter": trends(
         [ev("$pageview", math="dau")],
         dateRange=RANGE,

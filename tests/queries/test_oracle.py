@@ -22,8 +22,8 @@ def event_sets(draw: st.DrawFn, names: tuple[str, ...] = ("a", "b", "c")) -> lis
     out = []
     for offset in seconds:
         person = draw(st.sampled_from(["p1", "p2", "p3", "p4"]))
-        browser = draw(st.sampled_from(["X", "Y", None]))
-        props = {"$browser": browser} if browser else {}
+        browser = draw(st.sampled_from(["X", "Y", "", None]))  # "" and no value: both the null key
+        props = {"$browser": browser} if browser is not None else {}
         out.append(Event(person, draw(st.sampled_from(names)), BASE + timedelta(seconds=offset), props))
     return out
 

@@ -37,19 +37,32 @@ def parts_of(bf: BreakdownFilter | None) -> list[Part]:
     return []
 
 
-def value_sql(part: Part, params: Params) -> str:
-    """``ifNull(nullIf(toString(value), ''), NULL)``: NULL and '' both become the null sentinel."""
+def raw_sql(part: Part, params: Params) -> str:
+    """The property's value as stored (a String or NULL), before ``value_of``."""
     reader = person_property if part.type == "person" else event_property
-    raw = reader(part.property, params)
+    return reader(part.property, params)
+
+
+def value_of(part: Part, raw: str) -> str:
+    """``ifNull(nullIf(toString(raw), ''), NULL)``: NULL and '' both become the null sentinel."""
     if part.normalize_url:
         raw = f"if(empty(trimRight({raw}, '/?#')), '/', trimRight({raw}, '/?#'))"
     return f"ifNull(nullIf(toString({raw}), ''), '{NULL}')"
 
 
+def value_sql(part: Part, params: Params) -> str:
+    return value_of(part, raw_sql(part, params))
+
+
+def key_of_raw(parts: list[Part], multiple: bool, raws: list[str]) -> str:
+    """The breakdown key from the raw values ``raws`` (SQL expressions, one per part)."""
+    values = [value_of(part, raw) for part, raw in zip(parts, raws, strict=True)]
+    return "[" + ", ".join(values) + "]" if multiple else values[0]
+
+
 def key_sql(parts: list[Part], multiple: bool, params: Params) -> str:
     """The SQL of the breakdown key: one value, or an array of values for multiple breakdowns."""
-    values = [value_sql(part, params) for part in parts]
-    return "[" + ", ".join(values) + "]" if multiple else values[0]
+    return key_of_raw(parts, multiple, [raw_sql(part, params) for part in parts])
 
 
 def key_of(value: Any) -> Key:

@@ -147,6 +147,8 @@ class TrendsRunner:
                 f"SELECT events.pid, {breakdown} AS bd, min({bucket}) AS b FROM {source} "
                 f"WHERE {filters} GROUP BY events.pid, bd) GROUP BY bucket, breakdown"
             )
+        elif math_ == "total" and self.parts:
+            sql = self._count_by_raw_values(source, filters, rng, params)
         else:
             agg = "uniqExact(events.pid)" if math_ in ROLLING_DAYS else self._aggregate(series, math_, params)
             if self.total_value:
@@ -162,6 +164,22 @@ class TrendsRunner:
                 )
         result = self.ctx.execute(sql, params.values)
         return self._place(result.rows, rng)
+
+    def _count_by_raw_values(self, source: str, filters: str, rng: ResolvedRange, params: Params) -> str:
+        """Counts by breakdown: grouped by the raw property values and the bucket first, so the key's
+        string work (the null sentinel, URL normalising) and the bucket's text are done per group, not
+        per event; the outer query adds up groups that map to one key (NULL and '')."""
+        raws = [f"r{index}" for index in range(len(self.parts))]
+        inner = [
+            f"{breakdowns.raw_sql(part, params)} AS {raw}" for part, raw in zip(self.parts, raws, strict=True)
+        ]
+        bucket = "''" if self.total_value else self._bucket("events.timestamp", rng.interval)
+        key = breakdowns.key_of_raw(self.parts, self.multiple, raws)
+        return (
+            f"SELECT toString(b) AS bucket, {key} AS breakdown, sum(c) AS value FROM ("
+            f"SELECT {bucket} AS b, {', '.join(inner)}, count() AS c FROM {source} WHERE {filters} "
+            f"GROUP BY b, {', '.join(raws)}) GROUP BY bucket, breakdown"
+        )
 
     def _needs_persons(self, math_: str, person_props: bool) -> bool:
         """Resolve merged persons when the math counts persons or person properties are read."""
