@@ -22,7 +22,8 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -192,20 +193,33 @@ def open_dataset(events: int, cache: bool) -> tuple[AppState, Settings, Path, in
     return state, settings, folder, team, key
 
 
+@contextmanager
+def running(events: int, cache: bool) -> Iterator[tuple[httpx.Client, AppState, int]]:
+    """The data set served by the real app: an API client (with the key), the state and the team."""
+    state, settings, folder, team, key = open_dataset(events, cache)
+    server = None
+    try:
+        server, _thread, port = serve(state, settings)
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=300
+        ) as client:
+            yield client, state, team
+    finally:
+        if server is not None:
+            server.should_exit = True
+        state.close()
+        if not cache:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--cache", action="store_true", help="keep/reuse the data set in bench/out/")
     args = parser.parse_args()
-    state, settings, folder, team, key = open_dataset(args.events, args.cache)
     now = datetime.now(UTC)
-    server = None
-    try:
-        server, thread, port = serve(state, settings)
-        client = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=120
-        )
+    with running(args.events, args.cache) as (client, state, team):
         url = f"/api/projects/{team}/query/"
         rows = []
         for name, query, sql in queries(team, now):
@@ -221,13 +235,6 @@ def main() -> None:
         print(f"\n{'query':<36} {'API p50 ms':>11} {'SQL p50 ms':>11} {'ratio':>6} {'cached ms':>10}")
         for name, api_ms, sql_ms, ratio, cached_ms in rows:
             print(f"{name:<36} {api_ms:>11.1f} {sql_ms:>11.1f} {ratio:>6.2f} {cached_ms:>10.1f}")
-        client.close()
-    finally:
-        if server is not None:
-            server.should_exit = True
-        state.close()
-        if not args.cache:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

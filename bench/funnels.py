@@ -1,0 +1,74 @@
+"""Benchmark: every funnel shape through the API on the data set of ``bench.queries``.
+
+One ``refresh=force_blocking`` request per run for each shape (steps ``$pageview → signup → purchase``,
+14-day window, 30 days of data) and the p50, with which walk computes it:
+
+    .venv/bin/python -m bench.funnels --cache           # reuse bench/out/queries-<N>/ (gitignored)
+    .venv/bin/python -m bench.funnels --events 1000000 --runs 3
+
+The figures are in bench/README.md. Shapes that still walk every person in Python are slow on 10M
+events; ``--skip-slow`` leaves out those marked so.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.queries import DAYS, p50, running
+
+LEAVE = {"kind": "EventsNode", "event": "$leave", "funnelFromStep": 0, "funnelToStep": 1}
+SHAPES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
+    # (name, funnelsFilter, other query fields, slow)
+    ("ordered", {}, {}, False),
+    ("ordered, breakdown by $browser", {}, {"breakdownFilter": {"breakdown": "$browser"}}, False),
+    ("unordered", {"funnelOrderType": "unordered"}, {}, False),
+    ("strict", {"funnelOrderType": "strict"}, {}, False),
+    ("ordered + exclusion ($leave, steps 1-2)", {"exclusions": [LEAVE]}, {}, False),
+    (
+        "exclusion + breakdown by $browser",
+        {"exclusions": [LEAVE]},
+        {"breakdownFilter": {"breakdown": "$browser"}},
+        False,
+    ),
+    ("time to convert", {"funnelVizType": "time_to_convert"}, {}, False),
+    ("trends (conversion by day)", {"funnelVizType": "trends"}, {}, False),
+    ("all_events attribution (Python walk)", {"breakdownAttributionType": "all_events"},
+     {"breakdownFilter": {"breakdown": "$browser"}}, True),
+]  # fmt: skip
+
+
+def query(flt: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "FunnelsQuery",
+        "series": [{"kind": "EventsNode", "event": e} for e in ("$pageview", "signup", "purchase")],
+        "dateRange": {"date_from": f"-{DAYS - 1}d"},
+        "funnelsFilter": {"funnelWindowInterval": 14, "funnelWindowIntervalUnit": "day", **flt},
+        **extra,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cache", action="store_true", help="keep/reuse the data set in bench/out/")
+    parser.add_argument("--skip-slow", action="store_true", help="leave out shapes walked in Python")
+    args = parser.parse_args()
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.events:,} events, p50 of {args.runs} runs")
+    with running(args.events, args.cache) as (client, _state, team):
+        print(f"\n{'funnel':<44} {'API p50 ms':>11}")
+        for name, flt, extra, slow in SHAPES:
+            if slow and args.skip_slow:
+                continue
+            body = {"query": query(flt, extra), "refresh": "force_blocking"}
+
+            def call(body: dict[str, Any] = body) -> None:
+                client.post(f"/api/projects/{team}/query/", json=body).raise_for_status()
+
+            print(f"{name:<44} {p50(call, args.runs):>11.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
