@@ -9,7 +9,8 @@ process, so the hand-written SQL runs on the very same engine), measures, prints
     .venv/bin/python -m bench.queries --cache            # reuse bench/out/queries-<N>/ (gitignored)
 
 For each query: p50 of POST /query/ with refresh=force_blocking (HTTP round trip), p50 of the
-hand-written ClickHouse query via ``engine.execute`` and the ratio; plus a cached read (force_cache).
+hand-written ClickHouse query via ``engine.execute`` (the two run alternately) and the ratio; plus a
+cached read (force_cache).
 """
 
 from __future__ import annotations
@@ -135,6 +136,20 @@ def queries(team: int, now: datetime) -> list[tuple[str, dict[str, Any], str]]:
     ]
 
 
+def p50_pair(first: Callable[[], Any], second: Callable[[], Any], runs: int) -> tuple[float, float]:
+    """The p50 of each of two computations, run alternately: a slower or busier spell of the machine
+    (runs here vary by ±30 %) weighs on both, so their ratio is fair."""
+    first()
+    second()  # warm up
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for fn, out in ((first, times[0]), (second, times[1])):
+            started = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def p50(fn: Callable[[], Any], runs: int) -> float:
     fn()  # warm up
     times = []
@@ -228,8 +243,7 @@ def main() -> None:
                 response = client.post(url, json={"query": query, "refresh": refresh})
                 response.raise_for_status()
 
-            api_ms = p50(api, args.runs)
-            sql_ms = p50(lambda sql=sql: state.engine.execute(sql), args.runs)
+            api_ms, sql_ms = p50_pair(api, lambda sql=sql: state.engine.execute(sql), args.runs)
             cached_ms = p50(lambda query=query: api(query, "force_cache"), args.runs)
             rows.append((name, api_ms, sql_ms, api_ms / sql_ms, cached_ms))
         print(f"\n{'query':<36} {'API p50 ms':>11} {'SQL p50 ms':>11} {'ratio':>6} {'cached ms':>10}")
