@@ -113,7 +113,7 @@ def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
         return False
     bf = query.breakdownFilter
     if bf and bf.breakdown:
-        return (flt.breakdownAttributionType or "first_touch") in ("first_touch", "last_touch")
+        return (flt.breakdownAttributionType or "first_touch") in ("first_touch", "last_touch", "all_events")
     return True
 
 
@@ -406,6 +406,8 @@ def actor_events(encoded: str, bd: str, attribution: str | None, *, where: str =
 
     ``encoded`` is an event's ``encoded_event``. First/last touch take the first/last non-empty value
     in (time, step) order; events tied on both are ordered by value, so the answer is deterministic.
+    All-events attribution walks each value's events apart: the rows are grouped by actor *and* value
+    (``group_key``), and ``bd`` is the value.
     """
     out = [
         f"arraySort(groupArrayIf({encoded}, {where})) AS a"
@@ -414,11 +416,18 @@ def actor_events(encoded: str, bd: str, attribution: str | None, *, where: str =
     ]
     if attribution is None:
         out.append("'' AS bd")
+    elif attribution == "all_events":
+        out.append(bd if bd == "bd" else f"{bd} AS bd")
     else:
         pick = "argMinIf" if attribution == "first_touch" else "argMaxIf"
         condition = f"{bd} != ''" + (f" AND {where}" if where else "")
         out.append(f"{pick}({bd}, ({encoded}, {bd}), {condition}) AS bd")
     return out
+
+
+def group_key(actor: str, attribution: str | None) -> str:
+    """What ``actor_events`` rows are grouped by: the actor, and for all-events attribution its value."""
+    return f"{actor}, bd" if attribution == "all_events" else actor
 
 
 def actor_query(

@@ -207,7 +207,8 @@ class FunnelsRunner:
         events = self._events(rng, params, self._step(params), names=self._step_names())
         columns = ", ".join(funnel_sql.actor_events(ENCODED, "bd", self._sql_attribution()))
         evs = (
-            f"SELECT {columns} FROM {events} WHERE steps > 0 GROUP BY events.pid "
+            f"SELECT {columns} FROM {events} WHERE steps > 0 "
+            f"GROUP BY {funnel_sql.group_key('events.pid', self._sql_attribution())} "
             "HAVING countIf(steps = 1) > 0"
         )
         return funnel_sql.actor_query(evs, self.steps, self.window_us, order=self.order)
@@ -244,7 +245,8 @@ class FunnelsRunner:
             ]
             carry = ("bd", "actor", "mixed")
         columns.append("toString(events.pid) AS actor")
-        evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY events.pid HAVING countIf(steps = 1) > 0"
+        group = funnel_sql.group_key("events.pid", attribution)
+        evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY {group} HAVING countIf(steps = 1) > 0"
         actors = funnel_sql.actor_query(
             evs, self.steps, self.window_us, order=self.order, carry=carry, marks=marks
         )
@@ -260,9 +262,10 @@ class FunnelsRunner:
         reached = ", ".join(f"countIf(NOT mixed AND level >= {k})" for k in range(1, self.steps + 1))
         sql = f"SELECT bd, groupArrayIf(actor, mixed), [{reached}], {arrays} FROM ({actors}) GROUP BY bd"
         tallies: dict[str, Tally] = {}
-        python: list[str] = []
+        python: dict[str, set[str]] = {}  # actor → the values whose walk is Python's (all-events: some)
         for value, mixed, reached_, gaps_, converts in self.ctx.execute(sql, params.values).rows:
-            python += [str(actor) for actor in mixed]
+            for actor in mixed:
+                python.setdefault(str(actor), set()).add(str(value))
             if int(reached_[0]):
                 tallies[str(value)] = Tally(
                     self.steps,
@@ -275,13 +278,15 @@ class FunnelsRunner:
             # A few actors: by id. Many: by the same condition in SQL (a long id list is slow to send).
             few = len(python) <= PYTHON_WALK_IDS
             only = None if few else "tied" if self.order == "strict" or marks is not None else "excluded"
-            for number, (_actor, events_of) in enumerate(
-                self.fetch(rng, only=only, actors=python if few else None)
+            per_value = attribution == "all_events"  # else the Python walk attributes the actor
+            for number, (actor, events_of) in enumerate(
+                self.fetch(rng, only=only, actors=list(python) if few else None)
             ):
                 if number % CHECK_EVERY == 0:
                     self.ctx.check()
                 for value, walk in self._attributed(events_of):
-                    if walk.step >= 0:
+                    mine = actor in python and (not per_value or value in python[actor])
+                    if walk.step >= 0 and mine:
                         tallies.setdefault(value, Tally(self.steps, (start, end))).add_walk(walk)
         return tallies
 
