@@ -36,7 +36,10 @@ SHAPES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
      "exclusions": [{**LEAVE, "funnelToStep": 2}]}, {}, False),
     ("time to convert", {"funnelVizType": "time_to_convert"}, {}, False),
     ("trends (conversion by day)", {"funnelVizType": "trends"}, {}, False),
-    ("all_events attribution (Python walk)", {"breakdownAttributionType": "all_events"},
+    ("all_events attribution, breakdown by $browser", {"breakdownAttributionType": "all_events"},
+     {"breakdownFilter": {"breakdown": "$browser"}}, False),
+    ("step attribution (step 2), breakdown (Python walk)",
+     {"breakdownAttributionType": "step", "breakdownAttributionValue": 1},
      {"breakdownFilter": {"breakdown": "$browser"}}, True),
 ]  # fmt: skip
 
