@@ -48,6 +48,7 @@ def expected_walks(
     attribution: str | None,
     order: str = "ordered",
     exclusion: tuple[int, int] | None = None,
+    attributed_step: int = 2,
 ) -> dict[str, list[Walk]]:
     """The walks of ``funnel_walk`` per breakdown value; ``exclusion``: "other" events excluded between
     these two (0-based) steps."""
@@ -60,21 +61,29 @@ def expected_walks(
             moment = e.timestamp.replace(tzinfo=UTC).timestamp()
             steps = [STEPS.index(e.event) + 1] if e.event in STEPS else marks if excluded else []
             actors[e.distinct_id].append((moment, steps, value))
+
+    def walk_of(group: list[tuple[float, list[int], str]]) -> Walk:
+        if not any(x[1] == [1] for x in group):
+            return Walk(-1, ())
+        if order == "unordered":
+            return walk_unordered(group, len(STEPS), window)
+        return walk_ordered(group, len(STEPS), window, strict=order == "strict")
+
     out: dict[str, list[Walk]] = defaultdict(list)
     for evs in actors.values():
-        evs.sort(key=lambda x: (x[0], x[1][0] if x[1] else 0))
+        evs.sort(key=lambda x: (x[0], x[1][0] if x[1] else 0, x[2]))  # ties on time and step: by value
         if attribution == "all_events":  # each value's events walk apart
-            groups = {v: [x for x in evs if x[2] == v] for v in dict.fromkeys(x[2] for x in evs)}
+            walks = [(v, walk_of([x for x in evs if x[2] == v])) for v in dict.fromkeys(x[2] for x in evs)]
+        elif attribution == "step":  # each value of the step's events; the furthest walk, first on ties
+            walks = []
+            for v in dict.fromkeys(x[2] for x in evs if attributed_step in x[1]):
+                walk = walk_of([x for x in evs if attributed_step not in x[1] or x[2] == v])
+                if not walks or walk.step > walks[0][1].step:
+                    walks = [(v, walk)]
         else:
             ordered = evs if attribution != "last_touch" else list(reversed(evs))
-            groups = {next((x[2] for x in ordered if x[2]), "") if attribution else "": evs}
-        for value, group in groups.items():
-            if not any(x[1] == [1] for x in group):
-                continue
-            if order == "unordered":
-                walk = walk_unordered(group, len(STEPS), window)
-            else:
-                walk = walk_ordered(group, len(STEPS), window, strict=order == "strict")
+            walks = [(next((x[2] for x in ordered if x[2]), "") if attribution else "", walk_of(evs))]
+        for value, walk in walks:
             if walk.step >= 0:
                 out[value].append(walk)
     return out
@@ -113,7 +122,7 @@ def funnel(window_minutes: int, **extra: Any) -> dict[str, Any]:
 @given(
     events=event_sets(),
     minutes=st.sampled_from([5, 60, 240]),
-    attribution=st.sampled_from([None, "first_touch", "last_touch", "all_events"]),
+    attribution=st.sampled_from([None, "first_touch", "last_touch", "all_events", "step"]),
 )
 @pytest.mark.parametrize("order", ["ordered", "unordered", "strict"])
 def test_sql_walk_equals_posthog_walk(
@@ -121,15 +130,16 @@ def test_sql_walk_equals_posthog_walk(
 ) -> None:
     tenant = new_tenant(server)
     insert_events(server, tenant.project_id, events)
-    expected = expected_walks(events, minutes * 60.0, attribution, order)
+    attributed_step = 1 if order == "unordered" else 2  # unordered funnels attribute step 1 only
+    expected = expected_walks(events, minutes * 60.0, attribution, order, attributed_step=attributed_step)
     if attribution is None:
         steps = run(tenant, funnel(minutes, funnelsFilter={"funnelOrderType": order}))["results"]
         assert got(steps) == summary(expected.get("", []))
     else:
-        extra = {
-            "breakdownFilter": {"breakdown": "$browser"},
-            "funnelsFilter": {"breakdownAttributionType": attribution, "funnelOrderType": order},
-        }
+        flt = {"breakdownAttributionType": attribution, "funnelOrderType": order}
+        if attribution == "step":
+            flt["breakdownAttributionValue"] = attributed_step - 1
+        extra = {"breakdownFilter": {"breakdown": "$browser"}, "funnelsFilter": flt}
         groups = run(tenant, funnel(minutes, **extra))["results"]
         assert {g[0]["breakdown_value"][0]: got(g) for g in groups} == {
             value: summary(walks) for value, walks in expected.items()

@@ -1,5 +1,5 @@
-"""Funnels walked in Python (here: with step breakdown attribution) stop at the time limit and
-on cancel, as engine queries do, instead of running on after the engine's limit."""
+"""Funnels walked in Python (here: strict with step breakdown attribution) stop at the time limit
+and on cancel, as engine queries do, instead of running on after the engine's limit."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ QUERY = {
     "series": [ev("a"), ev("b")],
     "dateRange": {"date_from": "2024-01-01", "date_to": "2024-01-03"},
     "breakdownFilter": {"breakdown": "$browser"},
-    "funnelsFilter": {"breakdownAttributionType": "step", "breakdownAttributionValue": 0},
+    "funnelsFilter": {
+        "funnelOrderType": "strict",
+        "breakdownAttributionType": "step",
+        "breakdownAttributionValue": 0,
+    },
 }
 
 

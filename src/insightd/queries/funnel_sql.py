@@ -33,7 +33,11 @@ MAX_SQL_EXCLUSION_STEPS = 8
 
 def applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
     """True when the SQL walk gives exactly the numbers of ``funnel_walk.walk_ordered`` (ordered and
-    strict funnels; strict ones with some actors walked in Python) or ``funnel_walk.walk_unordered``."""
+    strict funnels; strict ones with some actors walked in Python) or ``funnel_walk.walk_unordered``.
+    Step attribution: ordered and unordered funnels (``step_attributed``)."""
+    if flt.breakdownAttributionType == "step" and query.breakdownFilter and query.breakdownFilter.breakdown:
+        order = flt.funnelOrderType or "ordered"
+        return not flt.exclusions and order != "strict" and _shape(query, flt, viz, step=True)
     return not flt.exclusions and _shape(query, flt, viz)
 
 
@@ -105,7 +109,7 @@ def exclusion_marks(flt: FunnelsFilter) -> dict[int, list[int]]:
     return marks
 
 
-def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
+def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str, *, step: bool = False) -> bool:
     if viz not in ("steps", "time_to_convert"):
         return False
     names = [node.event for node in query.series]
@@ -113,7 +117,8 @@ def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
         return False
     bf = query.breakdownFilter
     if bf and bf.breakdown:
-        return (flt.breakdownAttributionType or "first_touch") in ("first_touch", "last_touch", "all_events")
+        kinds = ("first_touch", "last_touch", "all_events", *(["step"] if step else []))
+        return (flt.breakdownAttributionType or "first_touch") in kinds
     return True
 
 
@@ -423,6 +428,30 @@ def actor_events(encoded: str, bd: str, attribution: str | None, *, where: str =
         condition = f"{bd} != ''" + (f" AND {where}" if where else "")
         out.append(f"{pick}({bd}, ({encoded}, {bd}), {condition}) AS bd")
     return out
+
+
+def step_attributed(encoded: str, bd: str, actor: str, step: int, grouped: str) -> str:
+    """Step attribution (``FunnelsRunner._attributed``): one row per actor and value of its step-``step``
+    events (``vi``: the value's order of first appearance; events tied on time and step in value order)
+    whose ``a`` keeps the other steps' events and the step's events of that value only. ``grouped``:
+    the ``FROM … GROUP BY`` of the actor's events."""
+    mask = 2**STEP_BITS
+    values = f"arrayDistinct(arrayFilter((b, e) -> e % {mask} = {step}, bds, evs))"
+    return (
+        f"SELECT actor, v AS bd, vi, arrayFilter((e, b) -> e % {mask} != {step} OR b = v, evs, bds) AS a "
+        f"FROM (SELECT {actor} AS actor, arraySort(groupArray({encoded})) AS evs, "
+        f"arraySort((b, e) -> (e, b), groupArray({bd}), groupArray({encoded})) AS bds {grouped}) "
+        f"ARRAY JOIN {values} AS v, arrayEnumerate({values}) AS vi"
+    )
+
+
+def step_pick(walked: str, steps: int) -> str:
+    """Per actor, of ``step_attributed``'s walked rows: the value whose walk goes furthest, the first
+    such value on ties (as the Python walk picks)."""
+    names = ["bd", "level", *(f"t{k}" for k in range(1, steps + 1))]
+    out = ", ".join(f"tupleElement(best, {i + 1}) AS {name}" for i, name in enumerate(names))
+    best = f"argMax(tuple({', '.join(names)}), (level, -vi))"
+    return f"SELECT {out} FROM (SELECT actor, {best} AS best FROM ({walked}) GROUP BY actor)"
 
 
 def group_key(actor: str, attribution: str | None) -> str:

@@ -187,7 +187,8 @@ class FunnelsRunner:
         keep = "1" if self.order == "strict" else "length(steps) > 0"
         sql = (
             "SELECT toString(events.pid) AS actor, "
-            "arraySort(x -> (x.1, x.2[1]), groupArray((toFloat64(toUnixTimestamp64Micro(events.timestamp)) "
+            "arraySort(x -> (x.1, x.2[1], x.3), "  # ties on time and step: by value, as in SQL
+            "groupArray((toFloat64(toUnixTimestamp64Micro(events.timestamp)) "
             f"/ 1000000, steps, bd))) AS evs FROM {events} "
             f"WHERE {keep} GROUP BY actor HAVING countIf(has(steps, 1)) > 0"
         )
@@ -205,6 +206,14 @@ class FunnelsRunner:
     def _sql_actors(self, rng: ResolvedRange, params: Params) -> str:
         """Per actor (SQL walk): level, t1..tn (µs) and the attributed breakdown value ``bd``."""
         events = self._events(rng, params, self._step(params), names=self._step_names())
+        if self._sql_attribution() == "step":
+            grouped = f"FROM {events} WHERE steps > 0 GROUP BY events.pid HAVING countIf(steps = 1) > 0"
+            step = (self.filter.breakdownAttributionValue or 0) + 1
+            rows = funnel_sql.step_attributed(ENCODED, "bd", "toString(events.pid)", step, grouped)
+            walked = funnel_sql.actor_query(
+                rows, self.steps, self.window_us, order=self.order, carry=("bd", "actor", "vi")
+            )
+            return funnel_sql.step_pick(walked, self.steps)
         columns = ", ".join(funnel_sql.actor_events(ENCODED, "bd", self._sql_attribution()))
         evs = (
             f"SELECT {columns} FROM {events} WHERE steps > 0 "
