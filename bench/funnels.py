@@ -6,8 +6,7 @@ One ``refresh=force_blocking`` request per run for each shape (steps ``$pageview
     .venv/bin/python -m bench.funnels --cache           # reuse bench/out/queries-<N>/ (gitignored)
     .venv/bin/python -m bench.funnels --events 1000000 --runs 3
 
-The figures are in bench/README.md. Shapes that still walk every person in Python are slow on 10M
-events; ``--skip-slow`` leaves out those marked so.
+The figures are in bench/README.md; ``--only TEXT`` runs the shapes whose name contains TEXT.
 """
 
 from __future__ import annotations
@@ -19,28 +18,24 @@ from typing import Any
 from bench.queries import DAYS, p50, running
 
 LEAVE = {"kind": "EventsNode", "event": "$leave", "funnelFromStep": 0, "funnelToStep": 1}
-SHAPES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
-    # (name, funnelsFilter, other query fields, slow)
-    ("ordered", {}, {}, False),
-    ("ordered, breakdown by $browser", {}, {"breakdownFilter": {"breakdown": "$browser"}}, False),
-    ("unordered", {"funnelOrderType": "unordered"}, {}, False),
-    ("strict", {"funnelOrderType": "strict"}, {}, False),
-    ("ordered + exclusion ($leave, steps 1-2)", {"exclusions": [LEAVE]}, {}, False),
-    (
-        "exclusion + breakdown by $browser",
-        {"exclusions": [LEAVE]},
-        {"breakdownFilter": {"breakdown": "$browser"}},
-        False,
-    ),
+SHAPES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    # (name, funnelsFilter, other query fields)
+    ("ordered", {}, {}),
+    ("ordered, breakdown by $browser", {}, {"breakdownFilter": {"breakdown": "$browser"}}),
+    ("unordered", {"funnelOrderType": "unordered"}, {}),
+    ("strict", {"funnelOrderType": "strict"}, {}),
+    ("ordered + exclusion ($leave, steps 1-2)", {"exclusions": [LEAVE]}, {}),
+    ("exclusion + breakdown by $browser", {"exclusions": [LEAVE]},
+     {"breakdownFilter": {"breakdown": "$browser"}}),
     ("unordered + exclusion ($leave, whole funnel)", {"funnelOrderType": "unordered",
-     "exclusions": [{**LEAVE, "funnelToStep": 2}]}, {}, False),
-    ("time to convert", {"funnelVizType": "time_to_convert"}, {}, False),
-    ("trends (conversion by day)", {"funnelVizType": "trends"}, {}, False),
+     "exclusions": [{**LEAVE, "funnelToStep": 2}]}, {}),
+    ("time to convert", {"funnelVizType": "time_to_convert"}, {}),
+    ("trends (conversion by day)", {"funnelVizType": "trends"}, {}),
     ("all_events attribution, breakdown by $browser", {"breakdownAttributionType": "all_events"},
-     {"breakdownFilter": {"breakdown": "$browser"}}, False),
-    ("step attribution (step 2), breakdown (Python walk)",
+     {"breakdownFilter": {"breakdown": "$browser"}}),
+    ("step attribution (step 2), breakdown by $browser",
      {"breakdownAttributionType": "step", "breakdownAttributionValue": 1},
-     {"breakdownFilter": {"breakdown": "$browser"}}, True),
+     {"breakdownFilter": {"breakdown": "$browser"}}),
 ]  # fmt: skip
 
 
@@ -59,14 +54,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cache", action="store_true", help="keep/reuse the data set in bench/out/")
-    parser.add_argument("--skip-slow", action="store_true", help="leave out shapes walked in Python")
     parser.add_argument("--only", default="", help="only the shapes whose name contains this")
     args = parser.parse_args()
     print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.events:,} events, p50 of {args.runs} runs")
     with running(args.events, args.cache) as (client, _state, team):
         print(f"\n{'funnel':<46} {'API p50 ms':>11}")
-        for name, flt, extra, slow in SHAPES:
-            if (slow and args.skip_slow) or args.only not in name:
+        for name, flt, extra in SHAPES:
+            if args.only not in name:
                 continue
             body = {"query": query(flt, extra), "refresh": "force_blocking"}
 
