@@ -159,7 +159,7 @@ class FunnelsRunner:
         return "toUInt8(multiIf(" + ", ".join(f"{c}, {code}" for c, code in pairs) + ", 0))"
 
     def _sql_attribution(self) -> str | None:
-        """The SQL walks' breakdown attribution: first or last touch (None: no breakdown)."""
+        """The breakdown attribution type (None: no breakdown): first or last touch, all events or step."""
         if self.breakdown is None:
             return None
         return self.filter.breakdownAttributionType or "first_touch"
