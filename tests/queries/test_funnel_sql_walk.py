@@ -63,8 +63,6 @@ def expected_walks(
             actors[e.distinct_id].append((moment, steps, value))
 
     def walk_of(group: list[tuple[float, list[int], str]]) -> Walk:
-        if not any(x[1] == [1] for x in group):
-            return Walk(-1, ())
         if order == "unordered":
             return walk_unordered(group, len(STEPS), window)
         return walk_ordered(group, len(STEPS), window, strict=order == "strict")
@@ -72,6 +70,8 @@ def expected_walks(
     out: dict[str, list[Walk]] = defaultdict(list)
     for evs in actors.values():
         evs.sort(key=lambda x: (x[0], x[1][0] if x[1] else 0, x[2]))  # ties on time and step: by value
+        if not any(x[1] == [1] for x in evs):  # persons without a step-1 event are left out
+            continue
         if attribution == "all_events":  # each value's events walk apart
             walks = [(v, walk_of([x for x in evs if x[2] == v])) for v in dict.fromkeys(x[2] for x in evs)]
         elif attribution == "step":  # each value of the step's events; the furthest walk, first on ties
@@ -431,4 +431,24 @@ def test_all_events_attribution_walks_each_value_apart(
     assert counts == {value: [c for c, _, _ in summary(walks)] for value, walks in expected.items()}
     assert counts == {"X": [1, 1, 0], "Y": [1, 1, 1]}  # Y: the tie's rules let "other" pass
     assert "arrayFill" in body["hogql"]
+    tenant.close()
+
+
+def test_unordered_all_events_counts_values_without_the_first_step(server: ServerThread) -> None:
+    """Unordered funnels walk each value from any step: a value without a step-1 event still counts."""
+    at = BASE.replace(hour=9)
+    x, y = {"$browser": "X"}, {"$browser": "Y"}
+    events = [
+        Event("p", "a", at, x),
+        Event("p", "b", at + timedelta(seconds=10), y),
+        Event("p", "c", at + timedelta(seconds=20), y),
+    ]
+    tenant = new_tenant(server)
+    insert_events(server, tenant.project_id, events)
+    flt = {"funnelOrderType": "unordered", "breakdownAttributionType": "all_events"}
+    body = run(tenant, funnel(60, funnelsFilter=flt, breakdownFilter={"breakdown": "$browser"}))
+    groups = {g[0]["breakdown_value"][0]: got(g) for g in body["results"]}
+    expected = expected_walks(events, 3600.0, "all_events", "unordered")
+    assert groups == {value: summary(walks) for value, walks in expected.items()}
+    assert groups["Y"][:2] == [(1, None, None), (1, 10.0, 10.0)]
     tenant.close()
