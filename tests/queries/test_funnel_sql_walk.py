@@ -70,7 +70,8 @@ def expected_walks(
     out: dict[str, list[Walk]] = defaultdict(list)
     for evs in actors.values():
         evs.sort(key=lambda x: (x[0], x[1][0] if x[1] else 0, x[2]))  # ties on time and step: by value
-        if not any(x[1] == [1] for x in evs):  # persons without a step-1 event are left out
+        entered = [s > 0 for x in evs for s in x[1]] if order == "unordered" else [x[1] == [1] for x in evs]
+        if not any(entered):  # persons without a step-1 event (unordered: any step) are left out
             continue
         if attribution == "all_events":  # each value's events walk apart
             walks = [(v, walk_of([x for x in evs if x[2] == v])) for v in dict.fromkeys(x[2] for x in evs)]
@@ -451,4 +452,23 @@ def test_unordered_all_events_counts_values_without_the_first_step(server: Serve
     expected = expected_walks(events, 3600.0, "all_events", "unordered")
     assert groups == {value: summary(walks) for value, walks in expected.items()}
     assert groups["Y"][:2] == [(1, None, None), (1, 10.0, 10.0)]
+    tenant.close()
+
+
+@pytest.mark.parametrize("python", [False, True])
+def test_unordered_funnels_count_persons_without_the_first_step(
+    server: ServerThread, python: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostHog's unordered walk starts at any step: a person who did only b and c completed 2 steps. An
+    ordered funnel leaves them out. The same in SQL and in the Python walk."""
+    if python:
+        monkeypatch.setattr(funnel_sql, "applicable", lambda *args: False)
+    at = BASE.replace(hour=9)
+    events = [Event("p", "b", at, {}), Event("p", "c", at + timedelta(seconds=10), {})]
+    tenant = new_tenant(server)
+    insert_events(server, tenant.project_id, events)
+    unordered = run(tenant, funnel(60, funnelsFilter={"funnelOrderType": "unordered"}))["results"]
+    assert [s["count"] for s in unordered] == [1, 1, 0]
+    ordered = run(tenant, funnel(60))["results"]
+    assert [s["count"] for s in ordered] == [0, 0, 0]
     tenant.close()

@@ -117,15 +117,7 @@ def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str, *, step: bool = Fa
         return False
     bf = query.breakdownFilter
     if bf and bf.breakdown:
-        # All events, unordered: a value's walk may start at any step, while the SQL walks group (actor,
-        # value) rows that have a step-1 event; the Python walk needs step 1 per actor only.
-        unordered = flt.funnelOrderType == "unordered"
-        kinds = (
-            "first_touch",
-            "last_touch",
-            *([] if unordered else ["all_events"]),
-            *(["step"] if step else []),
-        )
+        kinds = ("first_touch", "last_touch", "all_events", *(["step"] if step else []))
         return (flt.breakdownAttributionType or "first_touch") in kinds
     return True
 

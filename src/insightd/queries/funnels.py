@@ -158,6 +158,17 @@ class FunnelsRunner:
             ]
         return "toUInt8(multiIf(" + ", ".join(f"{c}, {code}" for c, code in pairs) + ", 0))"
 
+    def _entered(self, matched: str | None = None) -> str:
+        """An event that lets an actor into the funnel: a step-1 event; in unordered funnels any step's
+        (as PostHog's unordered walk starts anywhere). ``matched``: the event's list of matched steps
+        (the Python walk's fetch), else its SQL step code."""
+        if matched is not None:
+            first = f"has({matched}, 1)"
+            return f"arrayExists(s -> s > 0, {matched})" if self.order == "unordered" else first
+        if self.order == "unordered":
+            return f"steps BETWEEN 1 AND {self.steps}"
+        return "steps = 1"
+
     def _sql_attribution(self) -> str | None:
         """The breakdown attribution type (None: no breakdown): first or last touch, all events or step."""
         if self.breakdown is None:
@@ -190,7 +201,7 @@ class FunnelsRunner:
             "arraySort(x -> (x.1, x.2[1], x.3), "  # ties on time and step: by value, as in SQL
             "groupArray((toFloat64(toUnixTimestamp64Micro(events.timestamp)) "
             f"/ 1000000, steps, bd))) AS evs FROM {events} "
-            f"WHERE {keep} GROUP BY actor HAVING countIf(has(steps, 1)) > 0"
+            f"WHERE {keep} GROUP BY actor HAVING countIf({self._entered('steps')}) > 0"
         )
         if actors is not None:
             sql += f" AND actor IN {params.strings(actors)}"
@@ -218,7 +229,7 @@ class FunnelsRunner:
         evs = (
             f"SELECT {columns} FROM {events} WHERE steps > 0 "
             f"GROUP BY {funnel_sql.group_key('events.pid', self._sql_attribution())} "
-            "HAVING countIf(steps = 1) > 0"
+            f"HAVING countIf({self._entered()}) > 0"
         )
         return funnel_sql.actor_query(evs, self.steps, self.window_us, order=self.order)
 
@@ -255,7 +266,8 @@ class FunnelsRunner:
             carry = ("bd", "actor", "mixed")
         columns.append("toString(events.pid) AS actor")
         group = funnel_sql.group_key("events.pid", attribution)
-        evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY {group} HAVING countIf(steps = 1) > 0"
+        having = f"HAVING countIf({self._entered()}) > 0"
+        evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY {group} {having}"
         actors = funnel_sql.actor_query(
             evs, self.steps, self.window_us, order=self.order, carry=carry, marks=marks
         )
