@@ -129,6 +129,19 @@ EPOCH_SHIFT = 2**52  # makes every DateTime64 (1900–2299) positive, so 0 can m
 # distinct ranges, so events that mark the same paths share a code (as the Python walk sees them).
 EXCLUSION_CODE = MAX_SQL_STEPS + 1
 MAX_SQL_EXCLUSIONS = 2**STEP_BITS - EXCLUSION_CODE  # distinct exclusion ranges
+# The first layer of every walk: the actor's encoded events ``a`` split into times ``ts`` and steps ``st``.
+_SPLIT: tuple[list[str], list[str]] = (
+    [],
+    [
+        f"arrayMap(x -> intDiv(x, {2**STEP_BITS}), a) AS ts",
+        f"arrayMap(x -> toUInt8(x % {2**STEP_BITS}), a) AS st",
+    ],
+)
+# Whether two events at one timestamp differ in step (such actors take the Python walk's tie rules).
+_MIXED = (
+    "arrayExists((t, x, pt, px) -> t = pt AND x != px, ts, st, "
+    "arrayPushFront(arrayPopBack(ts), -1), arrayPushFront(arrayPopBack(st), 255)) AS mixed"
+)
 # Above every shifted µs time: a chain's key is level * _KEY_BASE + (_KEY_BASE - 1 - completion).
 _KEY_BASE = 2**54
 
@@ -155,7 +168,6 @@ def walk_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]
     Each layer is (columns kept, columns added): ClickHouse inlines aliases, so chained aliases
     inside one SELECT make the analyzer's work grow steeply; a layer boundary stops that.
     """
-    mask = 2**STEP_BITS
     fills: dict[tuple[int, int], str] = {}
     for m in range(2, steps + 1):
         own = f"arrayMap((t, x) -> if(x = {m}, t, 0), ts, st)"
@@ -174,7 +186,7 @@ def walk_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]
     completion = "multiIf(" + "".join(f"l = {m}, t{m}, " for m in range(1, steps)) + f"t{steps})"
     times = [f"if(level >= {m}, T{m}[best], 0) AS t{m}" for m in range(1, steps + 1)]
     return [
-        ([], [f"arrayMap(x -> intDiv(x, {mask}), a) AS ts", f"arrayMap(x -> toUInt8(x % {mask}), a) AS st"]),
+        _SPLIT,
         ([], chains),
         (arrays, [f"arrayMap(({names}) -> toUInt8(1 + {within}), {', '.join(arrays)}) AS L"]),
         (
@@ -201,7 +213,6 @@ def unordered_layers(
     counts for nothing when the first exclusion event at or after it lies within ``W`` of it and before
     its steps are all done (the walk stops there and forgets them), and an exclusion event is no start;
     ``mixed`` as in ``exclusion_layers``."""
-    mask = 2**STEP_BITS
     firsts = [
         f"arrayReverseFill((v, x) -> x = {s}, arrayMap((t, x) -> if(x = {s}, t, 0), ts, st), st) AS F{s}"
         for s in range(1, steps + 1)
@@ -216,8 +227,7 @@ def unordered_layers(
         own = f"arrayMap((t, x) -> if(x >= {code}, t, 0), ts, st)"
         firsts += [
             f"arrayReverseFill((v, x) -> x >= {code}, {own}, st) AS X",
-            "arrayExists((t, x, pt, px) -> t = pt AND x != px, ts, st, "
-            "arrayPushFront(arrayPopBack(ts), -1), arrayPushFront(arrayPopBack(st), 255)) AS mixed",
+            _MIXED,
         ]
         completed = f"({within}) = {steps} AND xx > greatest({names})"  # the walk stops at completion
         excluded = f"x0 >= {code} OR (xx > 0 AND xx - t0 <= {window_us} AND NOT ({completed}))"
@@ -229,7 +239,7 @@ def unordered_layers(
     times = [f"if(level >= {k}, T[{k}], 0) AS t{k}" for k in range(1, steps + 1)]
     kept = carried[1:]
     return [
-        ([], [f"arrayMap(x -> intDiv(x, {mask}), a) AS ts", f"arrayMap(x -> toUInt8(x % {mask}), a) AS st"]),
+        _SPLIT,
         (["ts", "st"] if exclusions else ["ts"], firsts),
         ([*carried, *arrays], [f"arrayMap((t0, {names}) -> {level}, ts, {', '.join(arrays)}) AS L"]),
         ([*carried, *arrays], ["arrayMax(L) AS level", "indexOf(L, level) AS best"]),
@@ -252,11 +262,10 @@ def strict_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]
     highest step a path reaches and the best path the first to reach it. Actors with mixed ties take the
     Python walk (its rules for them differ; they are rare).
     """
-    mask = 2**STEP_BITS
     window = f"(x = 1 OR f - s <= {window_us})"
     times = [f"if(level >= {k}, RF[best - level + {k}], 0) AS t{k}" for k in range(2, steps + 1)]
     return [
-        ([], [f"arrayMap(x -> intDiv(x, {mask}), a) AS ts", f"arrayMap(x -> toUInt8(x % {mask}), a) AS st"]),
+        _SPLIT,
         (
             ["ts", "st"],
             [
@@ -324,19 +333,17 @@ def exclusion_layers(
     the segment of the last step-k event and of the last marking exclusion; ``arrayPushFront(
     arrayPopBack(·), 0)`` reads the previous position's value.
     """
-    mask = 2**STEP_BITS
 
     def is_mark(level: int, x: str) -> str | None:
         codes = marks.get(level)
         return f"{x} IN ({', '.join(str(c) for c in codes)})" if codes else None
 
     layers: list[tuple[list[str], list[str]]] = [
-        ([], [f"arrayMap(x -> intDiv(x, {mask}), a) AS ts", f"arrayMap(x -> toUInt8(x % {mask}), a) AS st"]),
+        _SPLIT,
         (
             ["ts", "st"],
             [
-                "arrayExists((t, x, pt, px) -> t = pt AND x != px, ts, st, "
-                "arrayPushFront(arrayPopBack(ts), -1), arrayPushFront(arrayPopBack(st), 255)) AS mixed",
+                _MIXED,
                 "arrayMap((t, x) -> if(x = 1, t, 0), ts, st) AS S1",
             ],
         ),

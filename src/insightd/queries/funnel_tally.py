@@ -4,7 +4,7 @@ SQL aggregates both add to, in integer microseconds (so the two agree to the mic
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from insightd.queries.funnel_walk import Walk
@@ -56,15 +56,9 @@ class Tally:
         return [c / 1e6 for c in self.converts]
 
 
-def tally(walks: Iterable[Walk], steps: int, span: tuple[int, int]) -> Tally:
-    out = Tally(steps, span)
-    for walk in walks:
-        out.add_walk(walk)
-    return out
-
-
-def merged(tallies: Sequence[Tally], steps: int, span: tuple[int, int]) -> Tally:
-    out = Tally(steps, span)
+def merged(tallies: Sequence[Tally]) -> Tally:
+    """One tally of several (at least one), as for the "Other" breakdown bucket."""
+    out = Tally(tallies[0].steps, tallies[0].span)
     for each in tallies:
         out.add(each)
     return out

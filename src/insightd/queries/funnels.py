@@ -454,7 +454,7 @@ class FunnelsRunner:
         limit = self.breakdown.breakdown_limit or 25
         groups = [(value, tallies[value]) for value in ranked[:limit]]
         if len(ranked) > limit:
-            groups.append(("Other", merged([tallies[v] for v in ranked[limit:]], self.steps, self._span())))
+            groups.append(("Other", merged([tallies[v] for v in ranked[limit:]])))
         return [self._label(value, self._steps(*each.summary())) for value, each in groups]
 
     def _time_to_convert(self, times: Sequence[float]) -> dict[str, Any]:
