@@ -423,16 +423,12 @@ def test_all_events_attribution_walks_each_value_apart(
         Event("p", "b", at + timedelta(seconds=30), y),
         Event("p", "c", at + timedelta(seconds=40), y),
     ]
-    tenant = new_tenant(server)
-    insert_events(server, tenant.project_id, events)
-    flt = {"funnelOrderType": "strict", "breakdownAttributionType": "all_events"}
-    body = run(tenant, funnel(60, funnelsFilter=flt, breakdownFilter={"breakdown": "$browser"}))
-    counts = {g[0]["breakdown_value"][0]: [s["count"] for s in g] for g in body["results"]}
+    groups, hogql = all_events_groups(server, events, "strict")
+    counts = {value: [c for c, _, _ in steps] for value, steps in groups.items()}
     expected = expected_walks(events, 3600.0, "all_events", "strict")
     assert counts == {value: [c for c, _, _ in summary(walks)] for value, walks in expected.items()}
     assert counts == {"X": [1, 1, 0], "Y": [1, 1, 1]}  # Y: the tie's rules let "other" pass
-    assert "arrayFill" in body["hogql"]
-    tenant.close()
+    assert "arrayFill" in hogql
 
 
 def test_unordered_all_events_counts_values_without_the_first_step(server: ServerThread) -> None:
@@ -444,15 +440,23 @@ def test_unordered_all_events_counts_values_without_the_first_step(server: Serve
         Event("p", "b", at + timedelta(seconds=10), y),
         Event("p", "c", at + timedelta(seconds=20), y),
     ]
-    tenant = new_tenant(server)
-    insert_events(server, tenant.project_id, events)
-    flt = {"funnelOrderType": "unordered", "breakdownAttributionType": "all_events"}
-    body = run(tenant, funnel(60, funnelsFilter=flt, breakdownFilter={"breakdown": "$browser"}))
-    groups = {g[0]["breakdown_value"][0]: got(g) for g in body["results"]}
+    groups, _ = all_events_groups(server, events, "unordered")
     expected = expected_walks(events, 3600.0, "all_events", "unordered")
     assert groups == {value: summary(walks) for value, walks in expected.items()}
     assert groups["Y"][:2] == [(1, None, None), (1, 10.0, 10.0)]
+
+
+def all_events_groups(
+    server: ServerThread, events: list[Event], order: str
+) -> tuple[dict[str, list[tuple[int, float | None, float | None]]], str]:
+    """A 60-minute funnel over ``events`` by $browser with all-events attribution: per value its steps
+    (as ``got``), and the SQL that ran."""
+    tenant = new_tenant(server)
+    insert_events(server, tenant.project_id, events)
+    flt = {"funnelOrderType": order, "breakdownAttributionType": "all_events"}
+    body = run(tenant, funnel(60, funnelsFilter=flt, breakdownFilter={"breakdown": "$browser"}))
     tenant.close()
+    return {g[0]["breakdown_value"][0]: got(g) for g in body["results"]}, body["hogql"]
 
 
 @pytest.mark.parametrize("python", [False, True])
