@@ -50,10 +50,6 @@ def value_of(part: Part, raw: str) -> str:
     return f"ifNull(nullIf(toString({raw}), ''), '{NULL}')"
 
 
-def value_sql(part: Part, params: Params) -> str:
-    return value_of(part, raw_sql(part, params))
-
-
 def key_of_raw(parts: list[Part], multiple: bool, raws: list[str]) -> str:
     """The breakdown key from the raw values ``raws`` (SQL expressions, one per part)."""
     values = [value_of(part, raw) for part, raw in zip(parts, raws, strict=True)]
