@@ -17,6 +17,13 @@ from typing import Any
 
 from bench.queries import DAYS, p50, running
 
+
+def pageview(browser: str | None) -> dict[str, Any]:
+    """A $pageview step, of one browser when given."""
+    props = [{"key": "$browser", "value": browser, "operator": "exact", "type": "event"}] if browser else []
+    return {"kind": "EventsNode", "event": "$pageview", "properties": props}
+
+
 LEAVE = {"kind": "EventsNode", "event": "$leave", "funnelFromStep": 0, "funnelToStep": 1}
 SHAPES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     # (name, funnelsFilter, other query fields)
@@ -36,6 +43,16 @@ SHAPES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("step attribution (step 2), breakdown by $browser",
      {"breakdownAttributionType": "step", "breakdownAttributionValue": 1},
      {"breakdownFilter": {"breakdown": "$browser"}}),
+    ("trends + exclusion", {"funnelVizType": "trends", "exclusions": [LEAVE]}, {}),
+    ("strict, step attribution (step 2), breakdown by $browser",
+     {"funnelOrderType": "strict", "breakdownAttributionType": "step", "breakdownAttributionValue": 1},
+     {"breakdownFilter": {"breakdown": "$browser"}}),
+    ("breakdown by $browser, limit 3 (Other)", {},
+     {"breakdownFilter": {"breakdown": "$browser", "breakdown_limit": 3}}),
+    ("one event twice, other filters ($pageview Chrome → Safari → purchase)", {},
+     {"series": [pageview("Chrome"), pageview("Safari"), {"kind": "EventsNode", "event": "purchase"}]}),
+    ("one event twice ($pageview → $pageview → purchase)", {},
+     {"series": [pageview(None), pageview(None), {"kind": "EventsNode", "event": "purchase"}]}),
 ]  # fmt: skip
 
 
@@ -64,8 +81,10 @@ def main() -> None:
                 continue
             body = {"query": query(flt, extra), "refresh": "force_blocking"}
 
-            def call(body: dict[str, Any] = body) -> None:
-                client.post(f"/api/projects/{team}/query/", json=body).raise_for_status()
+            def call(body: dict[str, Any] = body, name: str = name) -> None:
+                response = client.post(f"/api/projects/{team}/query/", json=body)
+                if response.is_error:
+                    raise SystemExit(f"{name}: {response.status_code} {response.text}")
 
             print(f"{name:<46} {p50(call, args.runs):>11.0f}", flush=True)
 
