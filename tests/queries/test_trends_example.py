@@ -110,8 +110,14 @@ def test_bold_number_and_dau_total(example: Tenant) -> None:
     )
     (item,) = body["results"]
     assert item["data"] == [] and item["count"] == 0
-    # BoldNumber uses the exact range: from 2024-01-03 00:00 to 2024-01-10 00:00 as written.
-    assert item["aggregated_value"] == 5
+    # BoldNumber's given date_to still ends with its day (PostHog's exact_timerange only keeps date_from
+    # and a missing date_to exact): 01-10 08:00 counts.
+    assert item["aggregated_value"] == 6
+    assert body["resolved_date_range"]["date_to"] == "2024-01-10T23:59:59.999999+00:00"
+    explicit = run(
+        example, trends([ev("$pageview")], dateRange={**RANGE, "explicitDate": True}, trendsFilter=display)
+    )
+    assert explicit["results"][0]["aggregated_value"] == 5  # explicitDate: to 2024-01-10 00:00 as written
     table = run(
         example,
         trends([ev("$pageview", math="dau")], dateRange=RANGE, trendsFilter={"display": "ActionsTable"}),

