@@ -94,3 +94,40 @@ def test_compare_period_before_year_one_is_a_validation_error(dated: Tenant) -> 
     response = post(dated, query)
     assert response.status_code == 400, response.text
     assert "out of range" in response.json()["detail"]
+
+
+# -- 4. total-value breakdown limit ranks null like any value ------------------------------------------
+def test_total_value_breakdown_limit_ranks_null_by_its_total(server: ServerThread) -> None:
+    at = datetime(2024, 1, 5, 12)
+    counts = {"A": 5, "B": 4, "C": 3, "D": 2, None: 3}
+    events = [
+        Event(f"u{value}{i}", "view", at, {} if value is None else {"plan": value})
+        for value, n in counts.items()
+        for i in range(n)
+    ]
+    tenant = loaded_tenant(server, events)
+    breakdown = {"breakdown": "plan", "breakdown_limit": 4}
+    body = run(
+        tenant,
+        trends(
+            [ev("view")], dateRange=RANGE, breakdownFilter=breakdown, trendsFilter={"display": "ActionsPie"}
+        ),
+    )
+    got = [(item["breakdown_value"], item["aggregated_value"]) for item in body["results"]]
+    assert got == [
+        ("A", 5),
+        ("B", 4),
+        ("C", 3),
+        ("$$_posthog_breakdown_null_$$", 3),
+        ("$$_posthog_breakdown_other_$$", 2),
+    ]
+    assert body["hasMore"] is True
+    series = run(tenant, trends([ev("view")], dateRange=RANGE, breakdownFilter=breakdown))
+    assert [item["breakdown_value"] for item in series["results"]] == [
+        "A",
+        "B",
+        "C",
+        "D",
+        "$$_posthog_breakdown_other_$$",
+    ]
+    tenant.close()

@@ -98,9 +98,19 @@ def _order(key: Any) -> tuple[str, ...]:
 def limit_values(
     values: dict[Key, list[float] | float], limit: int
 ) -> tuple[dict[Key, list[float] | float], bool]:
-    """Rank normal → null, then total desc, then value asc; merge everything past ``limit`` into other."""
-    ranked = sorted(values.items(), key=lambda kv: (_kind(kv[0]), -_total(kv[1]), _order(kv[0])))
+    """Merge everything ranked past ``limit`` into other. Time series rank normal → null, then total
+    desc, then value asc; total values (one number each) rank the null sentinel like any value, by total
+    desc then value asc (PostHog's row number over the aggregated rows), and are shown normal → null →
+    other, then total desc, value asc."""
+    total_value = any(not isinstance(v, list) for v in values.values())
+
+    def rank(kv: tuple[Key, list[float] | float]) -> tuple[int, float, tuple[str, ...]]:
+        return (0 if total_value else _kind(kv[0]), -_total(kv[1]), _order(kv[0]))
+
+    ranked = sorted(values.items(), key=rank)
     kept, rest = ranked[:limit], ranked[limit:]
+    if total_value:
+        kept.sort(key=lambda kv: (_kind(kv[0]), -_total(kv[1]), _order(kv[0])))
     out = dict(kept)
     if rest:
         first_key, first = rest[0]
