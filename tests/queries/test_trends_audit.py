@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.queries.events import Event, ev, loaded_tenant, run, trends
+from tests.queries.events import Event, ev, loaded_tenant, run, set_person, trends
 from tests.support import ServerThread, Tenant
 
 RANGE = {"date_from": "2024-01-03", "date_to": "2024-01-10"}
@@ -131,3 +131,54 @@ def test_total_value_breakdown_limit_ranks_null_by_its_total(server: ServerThrea
         "$$_posthog_breakdown_other_$$",
     ]
     tenant.close()
+
+
+# -- 5. property maths over person properties ----------------------------------------------------------
+def test_property_math_reads_person_properties_when_asked(server: ServerThread) -> None:
+    at = datetime(2024, 1, 5, 12)
+    events = [
+        Event("a", "buy", at, {"age": 100}),
+        Event("a", "buy", at, {"age": 100}),
+        Event("b", "buy", at, {"age": 100}),
+    ]
+    tenant = loaded_tenant(server, events)
+    set_person(server, tenant.project_id, "a", {"age": 30})
+    set_person(server, tenant.project_id, "b", {"age": 50})
+    person = {"math_property": "age", "math_property_type": "person_properties"}
+    assert total(tenant, ev("buy", math="sum", **person), dateRange=RANGE) == [110]
+    assert total(tenant, ev("buy", math="max", **person), dateRange=RANGE) == [50]
+    assert total(tenant, ev("buy", math="sum", math_property="age"), dateRange=RANGE) == [300]
+    tenant.close()
+
+
+# -- 6. unique sessions --------------------------------------------------------------------------------
+def test_unique_session_counts_events_without_a_session_as_one_session(server: ServerThread) -> None:
+    at = datetime(2024, 1, 5, 12)
+    sessions = ["s1", "s1", "s2", None, None]
+    events = [Event("a", "view", at, {} if s is None else {"$session_id": s}) for s in sessions]
+    tenant = loaded_tenant(server, events)
+    assert total(tenant, ev("view", math="unique_session"), dateRange=RANGE) == [3]
+    tenant.close()
+
+
+# -- 7. options insightd cannot compute are refused -----------------------------------------------------
+@pytest.mark.parametrize(
+    ("query", "attr"),
+    [
+        (trends([ev("view", math="dau", math_group_type_index=0)]), "series__0__math_group_type_index"),
+        (
+            trends([ev("view", math="avg", math_property="$session_duration")]),
+            "series__0__math_property",
+        ),
+        (
+            trends([ev("view")], breakdownFilter={"breakdown": "n", "breakdown_histogram_bin_count": 5}),
+            "breakdownFilter__breakdown_histogram_bin_count",
+        ),
+    ],
+)
+def test_unsupported_options_are_refused_by_name(dated: Tenant, query: dict[str, Any], attr: str) -> None:
+    response = post(dated, query)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["attr"] == attr
+    assert attr.rsplit("__", 1)[-1] in body["detail"] or "$session_duration" in body["detail"]

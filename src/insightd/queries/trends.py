@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from insightd.errors import QueryError
 from insightd.queries import breakdowns
 from insightd.queries.dates import ResolvedRange, compare_to_period, dates_in_range, previous_period
 from insightd.queries.formula import evaluate, parse_formula
@@ -16,7 +17,7 @@ from insightd.queries.project import week_mode
 from insightd.queries.properties import FilterBuilder, uses_person
 from insightd.queries.runner import QueryContext
 from insightd.queries.source import events_from
-from insightd.queries.sql import Params, event_property
+from insightd.queries.sql import Params, event_property, person_property
 
 QUANTILES = {"median": 0.5, "p75": 0.75, "p90": 0.9, "p95": 0.95, "p99": 0.99}
 BUCKET_FUNCTIONS = {
@@ -59,6 +60,41 @@ def _clean(value: float) -> float | int:
     return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
 
 
+def _reads_person(series: EventsNode) -> bool:
+    """A property math over person properties (``math_property_type``) reads ``person.properties``."""
+    return series.math in PROPERTY_MATHS and series.math_property_type == "person_properties"
+
+
+def _check_supported(query: TrendsQuery) -> None:
+    """Options insightd cannot compute are refused, never silently ignored."""
+    for index, series in enumerate(query.series):
+        if series.math_group_type_index is not None:
+            raise QueryError(
+                "Group aggregation (math_group_type_index) is not supported: insightd has no groups.",
+                attr=f"series__{index}__math_group_type_index",
+            )
+        if series.math in PROPERTY_MATHS and series.math_property == "$session_duration":
+            raise QueryError(
+                "math_property '$session_duration' (a sessions-table property) is not supported.",
+                attr=f"series__{index}__math_property",
+            )
+        if series.math in PROPERTY_MATHS and series.math_property_type not in (
+            None,
+            "event_properties",
+            "person_properties",
+        ):
+            raise QueryError(
+                f"math_property_type '{series.math_property_type}' is not supported.",
+                attr=f"series__{index}__math_property_type",
+            )
+    bf = query.breakdownFilter
+    if bf is not None and bf.breakdown_histogram_bin_count is not None and bf.breakdown:
+        raise QueryError(
+            "Histogram breakdowns (breakdown_histogram_bin_count) are not supported.",
+            attr="breakdownFilter__breakdown_histogram_bin_count",
+        )
+
+
 class TrendsRunner:
     kind: ClassVar[str] = "TrendsQuery"
 
@@ -69,6 +105,7 @@ class TrendsRunner:
         self.parts = breakdowns.parts_of(query.breakdownFilter)
         self.multiple = bool(query.breakdownFilter and query.breakdownFilter.breakdowns)
         self.breakdown = query.breakdownFilter if self.parts else None
+        _check_supported(query)
 
     @property
     def interval(self) -> str:
@@ -91,7 +128,7 @@ class TrendsRunner:
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         shared = self.ctx.project.with_test_filters(self.query.properties, self.query.filterTestAccounts)
         parts = [builder.where(shared), builder.where(series.properties)]
-        person = uses_person(shared) or uses_person(series.properties)
+        person = uses_person(shared) or uses_person(series.properties) or _reads_person(series)
         if any(part.type == "person" for part in self.parts):
             person = True
         return " AND ".join(p for p in parts if p != "1") or "1", person
@@ -102,10 +139,12 @@ class TrendsRunner:
         if math_ == "dau":
             return "uniqExact(events.pid)"
         if math_ == "unique_session":
-            return f"uniqExact({event_property('$session_id', params)})"
+            # PostHog counts the events' ``$session_id`` column, '' when missing: one more "session".
+            return f"uniqExact(ifNull({event_property('$session_id', params)}, ''))"
         if math_ in PROPERTY_MATHS:
             assert series.math_property is not None
-            value = f"toFloat64OrNull({event_property(series.math_property, params)})"
+            read = person_property if _reads_person(series) else event_property
+            value = f"toFloat64OrNull({read(series.math_property, params)})"
             if math_ in QUANTILES:
                 return f"ifNull(quantile({QUANTILES[math_]})({value}), 0)"
             return f"ifNull({math_}({value}), 0)"
