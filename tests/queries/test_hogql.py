@@ -63,7 +63,8 @@ def test_default_limit_and_has_more(two_projects: tuple[Tenant, Tenant]) -> None
     body = ok(mine, "SELECT number FROM (SELECT arrayJoin(range(150)) AS number)")
     assert len(body["results"]) == 100 and body["hasMore"] is True
     body = ok(mine, "SELECT arrayJoin(range(150)) AS n LIMIT 120")
-    assert len(body["results"]) == 120 and body["hasMore"] is True
+    # PostHog's paginator only runs for a single SELECT without LIMIT: otherwise no hasMore/limit/offset.
+    assert len(body["results"]) == 120 and body["hasMore"] is None and body["limit"] is None
 
 
 HOSTILE = [

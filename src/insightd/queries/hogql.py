@@ -20,9 +20,13 @@ from zoneinfo import ZoneInfo
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.clickhouse import ClickHouse
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType  # type: ignore[attr-defined]
 
+from insightd.engine.base import EngineError, QuerySyntaxError
 from insightd.errors import QueryError
+from insightd.queries import hogql_functions
 from insightd.queries.dates import parse_date
 from insightd.queries.models import HogQLFilters, HogQLQuery, PropertyFilter
 from insightd.queries.project import ProjectSettings, week_mode
@@ -34,75 +38,141 @@ from insightd.queries.sql import Params, property_raw
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 50_000
 MAX_SECONDS = 60
+# Bytes of result a query may build (ClickHouse ``max_result_bytes``); past it the query stops with a 400.
+MAX_RESULT_BYTES = 64 * 1024**2
 TABLES = ("events", "persons")
-DENIED_FUNCTIONS = {
-    "joinget",
-    "joingetornull",
-    "catboostevaluate",
-    "modelevaluate",
-    "evalmlmethod",
-    "getsetting",
-    "getmacro",
-    "getclientsetting",
-    "getserverport",
-    "tcpport",
-    "hostname",
-    "fqdn",
-    "currentuser",
-    "currentdatabase",
-    "currentroles",
-    "enabledroles",
-    "defaultroles",
-    "currentprofiles",
-    "filesystemavailable",
-    "filesystemcapacity",
-    "filesystemunreserved",
-    "addresstoline",
-    "addresstolinewithinlines",
-    "addresstosymbol",
-    "demangle",
-    "sleep",
-    "sleepeachrow",
-    "initialqueryid",
-    "queryid",
-    "serveruuid",
-    "uptime",
-    "buildid",
-    "input",
-    "transactionid",
-    "transactionlatestsnapshot",
-    "transactionoldestsnapshot",
-}
-DENIED_PREFIXES = ("dictget", "dicthas", "file", "url", "remote", "s3", "hdfs", "azure", "mysql", "postgres")
+# The event store's tables: a CTE may not take one of these names (it would shadow the table, also inside
+# the project-filtered subqueries the sandbox puts in place of ``events`` and ``persons``).
+INTERNAL_TABLES = frozenset({"events", "persons", "person_distinct_ids", "person_overrides", "event_uuids"})
+# Function forms of IN: their second argument is read like the right side of IN.
+_IN_FUNCTIONS = frozenset(
+    {"in", "notin", "globalin", "globalnotin", "nullin", "notnullin", "globalnullin", "globalnotnullin"}
+)
+# Keywords that may stand before "(" without being a function call.
+_STRUCTURAL = frozenset(
+    {
+        "all",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "between",
+        "by",
+        "case",
+        "desc",
+        "distinct",
+        "else",
+        "except",
+        "exists",
+        "filter",
+        "from",
+        "having",
+        "ilike",
+        "in",
+        "intersect",
+        "interval",
+        "is",
+        "join",
+        "lateral",
+        "like",
+        "limit",
+        "not",
+        "offset",
+        "on",
+        "or",
+        "over",
+        "prewhere",
+        "qualify",
+        "recursive",
+        "select",
+        "then",
+        "union",
+        "using",
+        "values",
+        "when",
+        "where",
+        "window",
+        "with",
+    }
+)
+# Functions ClickHouse also runs when written bare, without parentheses (SQL-standard spellings).
+_BARE_CALLS = frozenset(
+    {
+        "current_database",
+        "current_user",
+        "current_schemas",
+        "current_role",
+        "session_user",
+        "database",
+        "user",
+    }
+)
+_INTERNAL_CALL = re.compile(r"^__insightd_\w+$")
 WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Create, exp.Drop, exp.Alter, exp.Command, exp.Merge)
 
 
 FILTERS_CALL = "__insightd_filters"
-# {filters}, {filters.dateRange.from}, {filters.dateRange.to}: each becomes a call Sandbox.rewrite replaces.
-_FILTERS_PLACEHOLDER = re.compile(r"\{\s*(filters(?:\.[A-Za-z_]\w*)*)\s*\}")
+VALUE_CALL = "__insightd_value_"
+# {filters}, {filters.dateRange.from}, {variables.x}, {x}: each becomes a call Sandbox.rewrite replaces.
+_PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}")
 _BOUND_CALLS = {
     "filters.dateRange.from": "__insightd_filters_from",
     "filters.dateRange.to": "__insightd_filters_to",
 }
 
 
-def _quote_dollar_identifiers(sql: str) -> str:
-    """``properties.$browser`` → ``properties.`$browser```, and PostHog's ``{filters}`` placeholder → a
-    call that ``Sandbox.rewrite`` replaces (both outside string literals and comments)."""
-    out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        placeholder = _FILTERS_PLACEHOLDER.match(sql, i) if ch == "{" else None
-        if placeholder is not None:
-            name = placeholder.group(1)
-            call = FILTERS_CALL if name == "filters" else _BOUND_CALLS.get(name)
+class _Placeholders:
+    """PostHog's placeholders: ``{filters…}`` (HogQLFilters), ``{variables.<code_name>}`` (the query's
+    ``variables``, by code name) and ``{name}`` (the query's ``values``). Each value is kept here and
+    put in the parsed query as a literal, never pasted into the SQL text."""
+
+    def __init__(self, values: dict[str, Any] | None, variables: dict[str, Any] | None) -> None:
+        self.given, self.variables = values or {}, variables or {}
+        self.found: list[Any] = []
+
+    def call(self, name: str) -> str:
+        if name == "filters":
+            return FILTERS_CALL
+        if name.startswith("filters."):
+            call = _BOUND_CALLS.get(name)
             if call is None:
                 raise QueryError(
                     f"Unsupported filters placeholder `{{{name}}}`. Supported filters placeholders are: "
                     "`{filters}`, `{filters.dateRange.from}`, `{filters.dateRange.to}`."
                 )
-            out.append(f"{call}()")
+            return call
+        if name.startswith("variables."):
+            return self._keep(self._variable(name.removeprefix("variables.")))
+        if name in self.given:
+            return self._keep(self.given[name])
+        usable = ", ".join(self.given) or "none"
+        raise QueryError(
+            f"Placeholder {{{name}}} is not available in this context. You can use the following: {usable}"
+        )
+
+    def _variable(self, code_name: str) -> Any:
+        for variable in self.variables.values():
+            if isinstance(variable, dict) and variable.get("code_name") == code_name:
+                return None if variable.get("isNull") else variable.get("value")
+        raise QueryError(f"Variable {code_name} is missing from query")
+
+    def _keep(self, value: Any) -> str:
+        self.found.append(value)
+        return f"{VALUE_CALL}{len(self.found) - 1}"
+
+
+def _quote_dollar_identifiers(sql: str, placeholders: _Placeholders | None = None) -> str:
+    """``properties.$browser`` → ``properties.`$browser```, and PostHog's placeholders → calls that
+    ``Sandbox.rewrite`` replaces (both outside string literals and comments)."""
+    found = placeholders or _Placeholders(None, None)
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        placeholder = _PLACEHOLDER.match(sql, i) if ch == "{" else None
+        if placeholder is not None:
+            out.append(f"{found.call(placeholder.group(1))}()")
             i = placeholder.end()
             continue
         if ch in ("'", '"', "`"):
@@ -133,10 +203,53 @@ def _quote_dollar_identifiers(sql: str) -> str:
     return "".join(out)
 
 
-def _function_name(node: exp.Func) -> str:
+def _leading_name(node: exp.Func) -> str | None:
+    """The function name ClickHouse gets for ``node`` (None for syntax such as CASE or ``[1, 2]``)."""
     if isinstance(node, exp.Anonymous):
         return str(node.name)
-    return str(node.sql_name())
+    match = re.match(r"\s*[`\"]?([A-Za-z_]\w*)[`\"]?\s*\(", node.sql(dialect="clickhouse"))
+    return match.group(1) if match else None
+
+
+# Names sqlglot writes for allowed functions it parses into its own nodes (``dateDiff`` → ``DATE_DIFF``,
+# ``leftPad`` → ``LPAD`` …): the same calls, so allowed too (test_hogql_sandbox.py derives them).
+GENERATED_NAMES = frozenset(
+    {"date_add", "date_diff", "date_sub", "lpad", "ltrim", "rpad", "rtrim", "timestamp_add", "timestamp_sub"}
+)
+
+
+def _unsupported(name: str) -> QueryError:
+    return QueryError(f"Unsupported function call '{name}(...)'")
+
+
+def _check_written_calls(sql: str) -> None:
+    """Every name the user wrote before "(" (outside strings) is a known function, a keyword or a type."""
+    tokens = ClickHouse().tokenize(sql)
+    for at, token in enumerate(tokens[:-1]):
+        if tokens[at + 1].token_type != TokenType.L_PAREN:
+            continue
+        if at > 0 and tokens[at - 1].token_type in (TokenType.ALIAS, TokenType.DCOLON):
+            continue  # CAST(x AS Nullable(String)), x::Array(String), WITH t AS (…)
+        name = token.text
+        if token.token_type not in (TokenType.VAR, TokenType.IDENTIFIER):
+            if token.token_type in ClickHouse.parser_class.TYPE_TOKENS or name.lower() in _STRUCTURAL:
+                continue
+            if not re.fullmatch(r"[A-Za-z_]\w*", name):
+                continue  # punctuation: ")(", ",(", …
+        if not (hogql_functions.is_allowed(name) or _INTERNAL_CALL.match(name)):
+            raise _unsupported(name)
+
+
+def _visible_ctes(node: exp.Expr) -> set[str]:
+    """Names of the table CTEs ``node`` can see: those of every WITH it sits in (its own and outer ones)."""
+    names: set[str] = set()
+    current: exp.Expr | None = node
+    while current is not None:
+        with_ = current.args.get("with_")
+        if isinstance(with_, exp.With):
+            names.update(cte.alias_or_name for cte in with_.expressions if not cte.args.get("scalar"))
+        current = current.parent
+    return names
 
 
 class Sandbox:
@@ -149,16 +262,23 @@ class Sandbox:
         *,
         filters: HogQLFilters | None = None,
         now: datetime | None = None,
+        values: dict[str, Any] | None = None,
+        variables: dict[str, Any] | None = None,
+        reserved: frozenset[str] = INTERNAL_TABLES,
     ) -> None:
         self.team_id, self.project, self.filters = team_id, project, filters
         self.timezone = project.timezone
         self.now = (now or datetime.now(ZoneInfo(self.timezone))).astimezone(ZoneInfo(self.timezone))
         self.params = Params()
+        self.placeholders = _Placeholders(values, variables)
+        self.reserved = frozenset(name.lower() for name in reserved | INTERNAL_TABLES)
+        self.text = ""
 
     def parse(self, sql: str) -> exp.Query:
+        self.text = _quote_dollar_identifiers(sql, self.placeholders)
         try:
-            statements = [s for s in sqlglot.parse(_quote_dollar_identifiers(sql), read="clickhouse") if s]
-        except (ParseError, TokenError) as exc:
+            statements = [s for s in sqlglot.parse(self.text, read="clickhouse") if s]
+        except (ParseError, TokenError, ValueError, TypeError, IndexError, AttributeError) as exc:
             raise QueryError(f"Syntax error in SQL: {str(exc).splitlines()[0]}") from exc
         if len(statements) != 1:
             raise QueryError("Only one SELECT statement is allowed.")
@@ -168,47 +288,104 @@ class Sandbox:
         return root
 
     def check(self, root: exp.Query) -> None:
-        ctes = {cte.alias_or_name for cte in root.find_all(exp.CTE)}
+        try:
+            _check_written_calls(self.text)
+        except (ParseError, TokenError) as exc:
+            raise QueryError(f"Syntax error in SQL: {str(exc).splitlines()[0]}") from exc
         for node in root.walk():
             if isinstance(node, WRITES):
                 raise QueryError("Only SELECT queries are allowed.")
-            if isinstance(node, exp.Select | exp.Union):
+            if isinstance(node, exp.Select | exp.SetOperation):
                 for key in ("settings", "format", "into"):
                     if node.args.get(key):
                         raise QueryError(f"{key.upper()} is not allowed in SQL insights.")
+            if isinstance(node, exp.Select) and not node.expressions:
+                raise QueryError("Syntax error in SQL: SELECT needs at least one expression.")
+            if isinstance(node, exp.Final):
+                raise QueryError("FINAL is not supported in SQL insights.")
+            if isinstance(node, exp.CTE):
+                self._check_cte(node)
             if isinstance(node, exp.Table):
-                self._check_table(node, ctes)
+                self._check_table(node)
+            if isinstance(node, exp.In):
+                for rhs in [
+                    node.args.get("field"),
+                    *(node.expressions if len(node.expressions) == 1 else []),
+                ]:
+                    self._check_in_source(rhs, node)
             if isinstance(node, exp.Func):
-                name = _function_name(node).lower()
-                if name in DENIED_FUNCTIONS or name.startswith(DENIED_PREFIXES):
-                    raise QueryError(f"Unsupported function call '{_function_name(node)}(...)'")
+                self._check_function(node)
+            if isinstance(node, exp.Column) and not node.table and node.name.lower() in _BARE_CALLS:
+                raise _unsupported(node.name)
 
-    def _check_table(self, table: exp.Table, ctes: set[str]) -> None:
+    def _check_cte(self, cte: exp.CTE) -> None:
+        name = str(cte.alias_or_name)
+        if name.lower() in self.reserved:
+            raise QueryError(
+                f"The name '{name}' is taken by a table: a CTE cannot shadow it. Choose another name."
+            )
+
+    def _check_function(self, node: exp.Func) -> None:
+        name = _leading_name(node)
+        if name is None or _INTERNAL_CALL.match(name):
+            return
+        if hogql_functions.is_allowed(name) or (
+            not isinstance(node, exp.Anonymous) and name.lower() in GENERATED_NAMES
+        ):
+            if (
+                isinstance(node, exp.Anonymous)
+                and name.lower() in _IN_FUNCTIONS
+                and len(node.expressions) > 1
+            ):
+                self._check_in_source(node.expressions[1], node)
+            return
+        raise _unsupported(name)
+
+    def _check_in_source(self, rhs: exp.Expr | None, at: exp.Expr) -> None:
+        """The right side of IN: ClickHouse reads a bare name there as a table, so only a CTE name is let
+        through (subqueries, lists and other expressions are checked like the rest of the query)."""
+        while isinstance(rhs, exp.Paren):
+            rhs = rhs.this
+        if not isinstance(rhs, exp.Column | exp.Identifier | exp.Table | exp.Dot):
+            return
+        bare = isinstance(rhs, exp.Identifier) or (isinstance(rhs, exp.Column) and not rhs.table)
+        if bare and rhs.name in _visible_ctes(at):
+            return
+        raise QueryError(
+            f"The right side of IN must be a subquery, a list of values or a CTE name, not "
+            f"'{rhs.sql(dialect='clickhouse')}'."
+        )
+
+    def _check_table(self, table: exp.Table) -> None:
         if not isinstance(table.this, exp.Identifier):
             raise QueryError("Table functions are not allowed; query the events and persons tables.")
         if table.args.get("db") or table.args.get("catalog"):
             raise QueryError(
                 f"Unknown table '{table.sql(dialect='clickhouse')}'. Available: events, persons."
             )
-        if table.name not in TABLES and table.name not in ctes:
+        if table.args.get("sample"):
+            raise QueryError("SAMPLE is not supported in SQL insights.")
+        if table.name not in TABLES and table.name not in _visible_ctes(table):
             raise QueryError(f"Unknown table '{table.name}'. Available: events, persons.")
 
     def rewrite(self, root: exp.Query) -> exp.Query:
+        for call in list(root.find_all(exp.Anonymous)):
+            if str(call.name).startswith(VALUE_CALL):
+                call.replace(exp.convert(self.placeholders.found[int(str(call.name)[len(VALUE_CALL) :])]))
         person = self._rewrite_properties(root)
         person = self._rewrite_filters(root) or person
         for call in list(root.find_all(exp.Anonymous)):
             if str(call.name).lower() == "tostartofweek" and len(call.expressions) == 1:
                 # PostHog's printer: weeks start on the project's week start day.
                 call.append("expressions", exp.Literal.number(week_mode(self.project.week_start_day)))
-        ctes = {cte.alias_or_name for cte in root.find_all(exp.CTE)}
         for table in list(root.find_all(exp.Table)):
-            if table.name in ctes or table.name not in TABLES:
+            # Every events / persons table is this project's rows: no CTE can take these names (check).
+            if table.name not in TABLES or table.args.get("db"):
                 continue
-            alias = table.alias or table.name
             inner = self._events_sql(person) if table.name == "events" else self._persons_sql()
-            subquery = sqlglot.parse_one(f"SELECT * FROM ({inner}) AS {alias}", read="clickhouse")
-            from_ = subquery.args["from_"].this
-            table.replace(from_)
+            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+            source = exp.Subquery(this=sqlglot.parse_one(inner, read="clickhouse"), alias=alias.copy())
+            table.replace(source)
         return root
 
     def _rewrite_properties(self, root: exp.Query) -> bool:
@@ -375,20 +552,23 @@ class Sandbox:
             f"WHERE team_id = {int(self.team_id)} GROUP BY id HAVING argMax(is_deleted, version) = 0"
         )
 
-    def limit(self, root: exp.Query) -> tuple[exp.Query, int]:
-        """Cap the rows; returns the query to run and the number of rows the user gets."""
+    def limit(self, root: exp.Query) -> tuple[exp.Query, int | None]:
+        """Cap the rows. Returns the query to run and, for a single SELECT without a LIMIT (PostHog's
+        paginator: ``DEFAULT_LIMIT`` rows, one more fetched to set ``hasMore``), the rows the user gets;
+        None when the query has its own LIMIT or is a UNION (capped at ``MAX_LIMIT``, no ``hasMore``)."""
         limit = root.args.get("limit")
-        if isinstance(root, exp.Select) and limit is not None:
-            value = limit.expression
+        if isinstance(limit, exp.Limit) and limit.expressions:  # LIMIT n BY …: not a row limit
+            limit = None
+        if isinstance(root, exp.Select) and limit is None:
+            if root.args.get("limit") is not None:
+                return exp.select("*").from_(root.subquery("_user")).limit(DEFAULT_LIMIT + 1), DEFAULT_LIMIT
+            return root.limit(DEFAULT_LIMIT + 1), DEFAULT_LIMIT
+        if isinstance(root, exp.Select):
+            value = limit.expression if isinstance(limit, exp.Limit) else None
             if not (isinstance(value, exp.Literal) and not value.is_string and str(value.this).isdigit()):
                 raise QueryError("LIMIT must be a whole number.")
-            wanted = min(int(value.this), MAX_LIMIT)
-            return root.limit(wanted + 1), wanted
-        if limit is not None:
-            return exp.select("*").from_(root.subquery("_user")).limit(MAX_LIMIT + 1), MAX_LIMIT
-        if isinstance(root, exp.Select):
-            return root.limit(DEFAULT_LIMIT + 1), DEFAULT_LIMIT
-        return exp.select("*").from_(root.subquery("_user")).limit(DEFAULT_LIMIT + 1), DEFAULT_LIMIT
+            return root.limit(min(int(value.this), MAX_LIMIT)), None
+        return exp.select("*").from_(root.subquery("_user")).limit(MAX_LIMIT), None
 
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
@@ -425,24 +605,76 @@ class HogQLRunner:
         return None
 
     def calculate(self) -> dict[str, Any]:
-        sandbox = Sandbox(self.ctx.team_id, self.ctx.project, filters=self.query.filters, now=self.ctx.now)
+        sandbox = Sandbox(
+            self.ctx.team_id,
+            self.ctx.project,
+            filters=self.query.filters,
+            now=self.ctx.now,
+            values=self.query.values,
+            variables=self.query.variables,
+            reserved=self._engine_tables(),
+        )
         root = sandbox.parse(self.query.query)
         sandbox.check(root)
         root = sandbox.rewrite(root)
         runnable, shown = sandbox.limit(root)
         sql = runnable.sql(dialect="clickhouse")
         seconds = min(MAX_SECONDS, int(self.ctx.settings.get("max_execution_time", MAX_SECONDS)))
-        self.ctx.settings = {**self.ctx.settings, "max_execution_time": seconds, "readonly": 2}
-        result = self.ctx.execute(sql, sandbox.params.values)
+        self.ctx.settings = {**self.ctx.settings, **_SETTINGS, "max_execution_time": seconds}
+        try:
+            result = self.ctx.execute(sql, sandbox.params.values)
+        except QueryError as exc:
+            raise _user_error(exc) from exc
         rows = result.rows
         return {
-            "results": rows[:shown],
+            "results": rows if shown is None else rows[:shown],
             "columns": result.columns,
             "types": [[name, type_] for name, type_ in zip(result.columns, result.types, strict=True)],
-            "hasMore": len(rows) > shown,
+            "hasMore": None if shown is None else len(rows) > shown,
             "limit": shown,
-            "offset": 0,
+            "offset": None if shown is None else 0,
             "hogql": self.query.query,
             "clickhouse": sql,
             "timezone": self.ctx.timezone,
         }
+
+    def _engine_tables(self) -> frozenset[str]:
+        """Every table name in the engine (all databases), looked up once per engine."""
+        engine = self.ctx.engine
+        known = _ENGINE_TABLES.get(id(engine))
+        if known is None:
+            result = engine.execute("SELECT DISTINCT name FROM system.tables", settings=self.ctx.settings)
+            known = _ENGINE_TABLES[id(engine)] = frozenset(str(row[0]) for row in result.rows)
+        return known
+
+
+# Per query: no writes, the new analyzer (a WITH alias never stands for a column of the subqueries the
+# sandbox puts in place of events / persons) and a cap on the bytes of the result.
+_SETTINGS: dict[str, Any] = {
+    "readonly": 2,
+    "enable_analyzer": 1,
+    "max_result_bytes": MAX_RESULT_BYTES,
+    "result_overflow_mode": "throw",
+}
+_ENGINE_TABLES: dict[int, frozenset[str]] = {}
+_TOO_MANY_BYTES = 396
+# Where an engine message starts quoting the SQL the sandbox built (its subqueries, SETTINGS, query id).
+_QUOTED_SQL = re.compile(
+    r"(\s*\(line \d+, col \d+\))?:\s*(\(?SELECT|.*\bSETTINGS\b|.*insightd_query_id).*", re.S
+)
+
+
+def _user_error(exc: QueryError) -> QueryError:
+    """An engine refusal in the user's terms: never the rewritten SQL or the engine settings."""
+    cause = exc.__cause__
+    if isinstance(cause, EngineError) and cause.code == _TOO_MANY_BYTES:
+        mib = MAX_RESULT_BYTES // 1024**2
+        return QueryError(
+            f"Query result is too large: it is over {mib} MiB. Select fewer rows or columns, "
+            "or aggregate the data."
+        )
+    detail = str(exc.detail)
+    if isinstance(cause, QuerySyntaxError) and ("SETTINGS" in detail or "SELECT" in detail):
+        return QueryError("Syntax error in SQL.")
+    cleaned = _QUOTED_SQL.sub("", detail)
+    return exc if cleaned == detail else QueryError(cleaned.rstrip(" .:") + ".")
