@@ -109,11 +109,28 @@ def exclusion_marks(flt: FunnelsFilter) -> dict[int, list[int]]:
     return marks
 
 
-def _shape(query: FunnelsQuery, flt: FunnelsFilter, viz: str, *, step: bool = False) -> bool:
+def multi_applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> list[int] | None:
+    """The ``step_masks`` table when the SQL walk over step masks applies: ordered funnels without
+    exclusions whose steps are not distinct events (one event name in several steps, or an all-events
+    step), so an event may match several steps; actors with such an event tied on time with another
+    (``mixed``) take the Python walk."""
+    names = [node.event for node in query.series]
+    distinct = None not in names and len(set(names)) == len(names)
+    ordered = (flt.funnelOrderType or "ordered") == "ordered"
+    if distinct or not ordered or flt.exclusions or not _shape(query, flt, viz, distinct=False):
+        return None
+    return step_masks(names)
+
+
+def _shape(
+    query: FunnelsQuery, flt: FunnelsFilter, viz: str, *, step: bool = False, distinct: bool = True
+) -> bool:
     if viz not in ("steps", "time_to_convert"):
         return False
     names = [node.event for node in query.series]
-    if None in names or len(set(names)) != len(names) or len(names) > MAX_SQL_STEPS:
+    if len(names) > MAX_SQL_STEPS:
+        return False
+    if distinct and (None in names or len(set(names)) != len(names)):
         return False
     bf = query.breakdownFilter
     if bf and bf.breakdown:
@@ -137,6 +154,21 @@ _SPLIT: tuple[list[str], list[str]] = (
         f"arrayMap(x -> toUInt8(x % {2**STEP_BITS}), a) AS st",
     ],
 )
+# Bits of an event's code in the walk over masks: 2**53.7 µs (shifted, to 2299) * 2**8 fits an Int64.
+MULTI_STEP_BITS = 8
+
+
+def _multi_split(table: Sequence[int]) -> tuple[list[str], list[str]]:
+    """``_SPLIT`` for events coded by ``step_masks``: ``st`` holds each event's step mask."""
+    return (
+        [],
+        [
+            f"arrayMap(x -> intDiv(x, {2**MULTI_STEP_BITS}), a) AS ts",
+            f"arrayMap(x -> [{', '.join(map(str, table))}][x % {2**MULTI_STEP_BITS} + 1], a) AS st",
+        ],
+    )
+
+
 # Whether two events at one timestamp differ in step (such actors take the Python walk's tie rules).
 _MIXED = (
     "arrayExists((t, x, pt, px) -> t = pt AND x != px, ts, st, "
@@ -146,12 +178,40 @@ _MIXED = (
 _KEY_BASE = 2**54
 
 
-def encoded_event(timestamp: str, step: str) -> str:
-    """The Int64 encoding of one event: sorting these sorts by (time, step)."""
-    return f"(toUnixTimestamp64Micro({timestamp}) + {EPOCH_SHIFT}) * {2**STEP_BITS} + {step}"
+def encoded_event(timestamp: str, step: str, bits: int = STEP_BITS) -> str:
+    """The Int64 encoding of one event: sorting these sorts by (time, step); ``bits`` for the step (or
+    ``MULTI_STEP_BITS`` for a code of ``step_masks``)."""
+    return f"(toUnixTimestamp64Micro({timestamp}) + {EPOCH_SHIFT}) * {2**bits} + {step}"
 
 
-def walk_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]:
+def step_masks(names: Sequence[str | None]) -> list[int] | None:
+    """The step masks (bit k: matches step k) that events can have in a funnel whose steps are these
+    event names (None: all events), indexed by the code an event carries in the SQL walk over masks:
+    code k is step k alone, so events tied on time sort by step; the codes above are the masks of
+    several steps (an event can match steps of its own name and the all-events steps only).
+    None when there are more than ``MULTI_STEP_BITS`` can number."""
+    anything = [k for k, name in enumerate(names, start=1) if name is None]
+    groups = {name: {*anything, *(k for k, n in enumerate(names, start=1) if n == name)} for name in names}
+    masks: dict[int, None] = {}
+    for group in [anything, *map(sorted, groups.values())]:
+        for subset in range(1, 2 ** len(group)):
+            mask = sum(2**k for j, k in enumerate(group) if subset >> j & 1)
+            if mask & (mask - 1):  # several steps (one step's code is its number)
+                masks[mask] = None
+    table = [0, *(2**k for k in range(1, len(names) + 1)), *sorted(masks)]
+    return table if len(table) <= 2**MULTI_STEP_BITS else None
+
+
+def multi_step_code(conditions: Sequence[str], table: Sequence[int]) -> str:
+    """An event's code in the SQL walk over masks (``step_masks``): the index of the mask of the steps
+    whose ``conditions`` it meets (0: none)."""
+    mask = " + ".join(f"if({c}, {2**k}, 0)" for k, c in enumerate(conditions, start=1))
+    return f"toUInt8(indexOf([{', '.join(map(str, table))}], {mask}) - 1)"
+
+
+def walk_layers(
+    steps: int, window_us: int, *, masks: Sequence[int] | None = None
+) -> list[tuple[list[str], list[str]]]:
     """Subquery layers over ``a`` (the actor's sorted encoded events) → ``level``, ``t1..tn``.
 
     ``level`` is the 1-based furthest step and ``tk`` the best path's step-k time (shifted µs, 0 past
@@ -167,37 +227,65 @@ def walk_layers(steps: int, window_us: int) -> list[tuple[list[str], list[str]]]
 
     Each layer is (columns kept, columns added): ClickHouse inlines aliases, so chained aliases
     inside one SELECT make the analyzer's work grow steeply; a layer boundary stops that.
+
+    ``masks``: ``a``'s events are coded by this ``step_masks`` table, as an event may match several
+    steps (one event name in two steps, an all-events step); ``st`` holds their masks. ``walk_ordered``
+    takes an event's steps from the highest down, so it never serves two steps of one path: a chain's
+    next step is searched strictly after the position of its last one (``H(k + 1, m)`` read one
+    position on). Adds
+    ``mixed``: two events at one timestamp of which one matches several steps (the Python walk's tie
+    rules decide for those actors).
     """
+
+    multi = masks is not None
+
+    def matches(m: int) -> str:
+        return f"bitTest(x, {m})" if multi else f"x = {m}"
+
+    def after(fill: str) -> str:  # the value at the next position (the search starts after this one)
+        return f"arrayPushBack(arrayPopFront({fill}), 0)" if multi else fill
+
     fills: dict[tuple[int, int], str] = {}
     for m in range(2, steps + 1):
-        own = f"arrayMap((t, x) -> if(x = {m}, t, 0), ts, st)"
-        fills[(m, m)] = f"arrayReverseFill((v, x) -> x = {m}, {own}, st)"
+        own = f"arrayMap((t, x) -> if({matches(m)}, t, 0), ts, st)"
+        fills[(m, m)] = f"arrayReverseFill((v, x) -> {matches(m)}, {own}, st)"
         for k in range(m - 1, 1, -1):
             fills[(k, m)] = (
-                f"arrayReverseFill((v, x) -> x = {k}, "
-                f"arrayMap((h, x) -> if(x = {k}, h, 0), {fills[(k + 1, m)]}, st), st)"
+                f"arrayReverseFill((v, x) -> {matches(k)}, "
+                f"arrayMap((h, x) -> if({matches(k)}, h, 0), {after(fills[(k + 1, m)])}, st), st)"
             )
-    chains = ["arrayFilter((t, x) -> x = 1, ts, st) AS T1"] + [
-        f"arrayFilter((h, x) -> x = 1, {fills[(2, m)]}, st) AS T{m}" for m in range(2, steps + 1)
+    chains = [f"arrayFilter((t, x) -> {matches(1)}, ts, st) AS T1"] + [
+        f"arrayFilter((h, x) -> {matches(1)}, {after(fills[(2, m)])}, st) AS T{m}"
+        for m in range(2, steps + 1)
     ]
+    mixed = []
+    if multi:
+        mixed = ["mixed"]
+        chains.append(
+            "arrayExists((t, x, pt, px) -> t = pt AND (bitCount(x) > 1 OR bitCount(px) > 1), ts, st, "
+            "arrayPushFront(arrayPopBack(ts), -1), arrayPushFront(arrayPopBack(st), 0)) AS mixed"
+        )
     arrays = [f"T{m}" for m in range(1, steps + 1)]
     names = ", ".join(f"t{m}" for m in range(1, steps + 1))
     within = " + ".join(f"(t{m} > 0 AND t{m} - t1 <= {window_us})" for m in range(2, steps + 1)) or "0"
     completion = "multiIf(" + "".join(f"l = {m}, t{m}, " for m in range(1, steps)) + f"t{steps})"
     times = [f"if(level >= {m}, T{m}[best], 0) AS t{m}" for m in range(1, steps + 1)]
     return [
-        _SPLIT,
+        _SPLIT if masks is None else _multi_split(masks),
         ([], chains),
-        (arrays, [f"arrayMap(({names}) -> toUInt8(1 + {within}), {', '.join(arrays)}) AS L"]),
+        ([*mixed, *arrays], [f"arrayMap(({names}) -> toUInt8(1 + {within}), {', '.join(arrays)}) AS L"]),
         (
-            arrays,
+            [*mixed, *arrays],
             [
                 f"arrayMap((l, {names}) -> l * {_KEY_BASE} + ({_KEY_BASE - 1} - {completion}), "
                 f"L, {', '.join(arrays)}) AS K"
             ],
         ),
-        (arrays, ["arrayMax(K) AS kmax", "length(K) + 1 - indexOf(arrayReverse(K), kmax) AS best"]),
-        ([], [f"toUInt8(intDiv(kmax, {_KEY_BASE})) AS level", *times]),
+        (
+            [*mixed, *arrays],
+            ["arrayMax(K) AS kmax", "length(K) + 1 - indexOf(arrayReverse(K), kmax) AS best"],
+        ),
+        (mixed, [f"toUInt8(intDiv(kmax, {_KEY_BASE})) AS level", *times]),
     ]
 
 
@@ -474,12 +562,16 @@ def actor_query(
     order: str = "ordered",
     carry: Sequence[str] = ("bd",),
     marks: dict[int, list[int]] | None = None,
+    masks: Sequence[int] | None = None,
 ) -> str:
     """Per actor: ``level``, ``t1..tn`` and the ``carry`` columns (``bd``), from ``events`` = rows of
-    ``actor_events`` columns (plus ``carry``); strict funnels and those with exclusion ``marks`` add
-    ``mixed`` (see ``strict_layers`` and ``exclusion_layers``)."""
+    ``actor_events`` columns (plus ``carry``); strict funnels, those with exclusion ``marks`` and ordered
+    ones over step ``masks`` add ``mixed`` (see ``strict_layers``, ``exclusion_layers`` and
+    ``walk_layers``)."""
     sql = events
-    if marks is not None and order == "unordered":
+    if masks is not None:
+        layers = walk_layers(steps, window_us, masks=masks)
+    elif marks is not None and order == "unordered":
         layers = unordered_layers(steps, window_us, exclusions=True)
     elif marks is not None:
         layers = exclusion_layers(steps, window_us, marks)

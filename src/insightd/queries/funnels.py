@@ -184,8 +184,8 @@ class FunnelsRunner:
     ) -> list[tuple[str, list[Event]]]:
         """Each actor's events in the range, sorted, with matched steps (and exclusions as -s). Only some
         actors, for the Python walk of those the SQL walk leaves out (``_sql_walks``): ``actors`` (by id),
-        or by ``only``: "excluded" (with an exclusion event) or "tied" (two events of different steps at
-        one timestamp)."""
+        or by ``only``: "excluded" (with an exclusion event), "tied" (two events of different steps at
+        one timestamp) or "several" (an event of several steps tied on time with another)."""
         params = Params()
         builder = FilterBuilder(params, self.ctx.tz, self.ctx.now)
         matches = [f"if({cond}, [{i + 1}], [])" for i, cond in enumerate(self._conditions(params))]
@@ -210,6 +210,11 @@ class FunnelsRunner:
         elif only == "tied":
             sql += (
                 " AND arrayExists((x, y) -> x.1 = y.1 AND x.2 != y.2, arrayPopFront(evs), arrayPopBack(evs))"
+            )
+        elif only == "several":
+            sql += (
+                " AND arrayExists((x, y) -> x.1 = y.1 AND (length(x.2) > 1 OR length(y.2) > 1), "
+                "arrayPopFront(evs), arrayPopBack(evs))"
             )
         result = self.ctx.execute(sql, params.values)
         return [(str(row[0]), [(float(e[0]), list(e[1]), str(e[2])) for e in row[1]]) for row in result.rows]
@@ -242,10 +247,20 @@ class FunnelsRunner:
         params = Params()
         attribution = self._sql_attribution()
         marks = None
-        if self.order == "strict":
+        masks = funnel_sql.multi_applicable(self.query, self.filter, self.viz)
+        entered = self._entered()
+        if masks is not None:  # an event may match several steps: its code stands for their mask
+            code = funnel_sql.multi_step_code(self._conditions(params), masks)
+            names = self._step_names() if None not in [n.event for n in self.query.series] else None
+            events = self._events(rng, params, code, names=names)
+            encoded = funnel_sql.encoded_event("events.timestamp", "steps", funnel_sql.MULTI_STEP_BITS)
+            columns = funnel_sql.actor_events(encoded, "bd", attribution, where="steps > 0")
+            carry: tuple[str, ...] = ("bd", "actor")
+            entered = f"has({[c for c, mask in enumerate(masks) if mask & 2]}, steps)"
+        elif self.order == "strict":
             events = self._events(rng, params, self._step(params))  # every event: others break a path
             columns = funnel_sql.actor_events(ENCODED, "bd", attribution)
-            carry: tuple[str, ...] = ("bd", "actor")
+            carry = ("bd", "actor")
         elif funnel_sql.exclusions_applicable(self.query, self.filter, self.viz):
             own = self._step_names() + [str(x.event) for x in self.filter.exclusions or []]
             events = self._events(rng, params, self._step(params, exclusions=True), names=own)
@@ -266,10 +281,10 @@ class FunnelsRunner:
             carry = ("bd", "actor", "mixed")
         columns.append("toString(events.pid) AS actor")
         group = funnel_sql.group_key("events.pid", attribution)
-        having = f"HAVING countIf({self._entered()}) > 0"
+        having = f"HAVING countIf({entered}) > 0"
         evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY {group} {having}"
         actors = funnel_sql.actor_query(
-            evs, self.steps, self.window_us, order=self.order, carry=carry, marks=marks
+            evs, self.steps, self.window_us, order=self.order, carry=carry, marks=marks, masks=masks
         )
         start, end = self._span()
         if self.viz == "time_to_convert":
@@ -298,7 +313,15 @@ class FunnelsRunner:
         if python:
             # A few actors: by id. Many: by the same condition in SQL (a long id list is slow to send).
             few = len(python) <= PYTHON_WALK_IDS
-            only = None if few else "tied" if self.order == "strict" or marks is not None else "excluded"
+            only = (
+                None
+                if few
+                else "several"
+                if masks is not None
+                else "tied"
+                if self.order == "strict" or marks is not None
+                else "excluded"
+            )
             per_value = attribution == "all_events"  # else the Python walk attributes the actor
             for number, (actor, events_of) in enumerate(
                 self.fetch(rng, only=only, actors=list(python) if few else None)
@@ -377,8 +400,10 @@ class FunnelsRunner:
         rng = self._range()
         results: Any
         applicable = funnel_sql.applicable(self.query, self.filter, self.viz)
-        hybrid = funnel_sql.hybrid(self.query, self.filter, self.viz) or funnel_sql.exclusions_applicable(
-            self.query, self.filter, self.viz
+        hybrid = (
+            funnel_sql.hybrid(self.query, self.filter, self.viz)
+            or funnel_sql.exclusions_applicable(self.query, self.filter, self.viz)
+            or funnel_sql.multi_applicable(self.query, self.filter, self.viz) is not None
         )
         if applicable and self.order != "strict":
             if self.viz == "time_to_convert":
@@ -386,7 +411,7 @@ class FunnelsRunner:
             else:
                 results = self._sql_steps(rng)
             return {"results": results, "resolved_date_range": rng.as_json(), "timezone": self.ctx.timezone}
-        if applicable or hybrid:  # strict funnels, and those with exclusions
+        if applicable or hybrid:  # strict funnels, those with exclusions or with events of several steps
             tallies = self._sql_tallies(rng)
         elif self.viz == "trends":
             sql_trends = funnel_sql.trends_applicable(self.query, self.filter)
