@@ -146,9 +146,10 @@ def test_other_bucket_total_value_and_formula(server: ServerThread) -> None:
             breakdownFilter={"breakdowns": BROWSER_OS},
         ),
     )
-    sums = {item["label"]: item["count"] for item in formula["results"]}
+    sums = {"::".join(item["breakdown_value"]): item["count"] for item in formula["results"]}
     assert sums == {"Chrome::Mac": 2.0, "Safari::Mac": 2.0, f"Chrome::{oracle.NULL}": 1.0}
-    assert [item["label"] for item in formula["results"]][-1] == f"Chrome::{oracle.NULL}"
+    assert {item["label"] for item in formula["results"]} == {"Formula (A+B)"}
+    assert formula["results"][-1]["breakdown_value"] == ["Chrome", oracle.NULL]
     tenant.close()
 
 

@@ -182,3 +182,129 @@ def test_unsupported_options_are_refused_by_name(dated: Tenant, query: dict[str,
     body = response.json()
     assert body["attr"] == attr
     assert attr.rsplit("__", 1)[-1] in body["detail"] or "$session_duration" in body["detail"]
+
+
+# -- 8-12. formulas, TrendsFilter, action.math ------------------------------------------------------------
+@pytest.fixture
+def browsers(server: ServerThread) -> Tenant:
+    """a: Chrome 3, Firefox 1, Safari 1 on 01-05; b: Chrome 1, Firefox 2 on 01-05; both 1 Chrome on 12-31."""
+    at, before = datetime(2024, 1, 5, 12), datetime(2023, 12, 31, 12)
+    plan = {
+        ("a", "Chrome"): 3,
+        ("a", "Firefox"): 1,
+        ("a", "Safari"): 1,
+        ("b", "Chrome"): 1,
+        ("b", "Firefox"): 2,
+    }
+    events = [
+        Event(f"u{i}", name, at, {"$browser": browser})
+        for (name, browser), n in plan.items()
+        for i in range(n)
+    ]
+    events += [Event("p", name, before, {"$browser": "Chrome"}) for name in ("a", "b")]
+    return loaded_tenant(server, events)
+
+
+def test_formula_nodes_label_with_custom_name_in_order(browsers: Tenant) -> None:
+    nodes = [{"formula": "A+B", "custom_name": "Both"}, {"formula": "A-B"}]
+    body = run(browsers, trends([ev("a"), ev("b")], dateRange=RANGE, trendsFilter={"formulaNodes": nodes}))
+    got = [(i["label"], i["order"], i["count"], i["action"]) for i in body["results"]]
+    assert got == [("Both", 0, 8.0, None), ("Formula (A-B)", 1, 2.0, None)]
+
+
+def test_formula_with_breakdown_labels_the_formula_and_sorts_descending(browsers: Tenant) -> None:
+    body = run(
+        browsers,
+        trends(
+            [ev("a"), ev("b")],
+            dateRange=RANGE,
+            breakdownFilter={"breakdown": "$browser"},
+            trendsFilter={"formula": "A+B", "display": "ActionsTable"},
+        ),
+    )
+    got = [(i["label"], i["breakdown_value"], i["aggregated_value"]) for i in body["results"]]
+    # Highest total first.
+    assert got == [
+        ("Formula (A+B)", "Chrome", 4.0),
+        ("Formula (A+B)", "Firefox", 3.0),
+        ("Formula (A+B)", "Safari", 1.0),
+    ]
+    assert all(isinstance(i["aggregated_value"], float) for i in body["results"])
+    tie = run(
+        browsers,
+        trends(
+            [ev("a")],
+            dateRange=RANGE,
+            breakdownFilter={"breakdown": "$browser"},
+            trendsFilter={"formulaNodes": [{"formula": "A*0", "custom_name": "zero"}]},
+        ),
+    )
+    assert [(i["label"], i["breakdown_value"]) for i in tie["results"]] == [
+        ("zero", "Safari"),
+        ("zero", "Firefox"),
+        ("zero", "Chrome"),
+    ]
+
+
+def test_several_formulas_with_compare_go_formula_by_formula(browsers: Tenant) -> None:
+    body = run(
+        browsers,
+        trends(
+            [ev("a"), ev("b")],
+            dateRange={"date_from": "2024-01-03", "date_to": "2024-01-06"},
+            compareFilter={"compare": True},
+            trendsFilter={"formulas": ["A+B", "A-B"]},
+        ),
+    )
+    got = [(i["label"], i["compare_label"], i["order"], i["count"]) for i in body["results"]]
+    assert got == [
+        ("Formula (A+B)", "current", 0, 8.0),
+        ("Formula (A+B)", "previous", 0, 2.0),
+        ("Formula (A-B)", "current", 1, 2.0),
+        ("Formula (A-B)", "previous", 1, 0.0),
+    ]
+
+
+def test_total_value_formula_is_a_float_and_action_math_echoes_the_series(browsers: Tenant) -> None:
+    body = run(
+        browsers,
+        trends([ev("a"), ev("b")], dateRange=RANGE, trendsFilter={"formula": "A", "display": "BoldNumber"}),
+    )
+    (item,) = body["results"]
+    assert item["aggregated_value"] == 5.0 and isinstance(item["aggregated_value"], float)
+    plain = run(browsers, trends([ev("a"), ev("b", math="dau")], dateRange=RANGE))
+    assert [i["action"]["math"] for i in plain["results"]] == [None, "dau"]
+
+
+@pytest.mark.parametrize(
+    ("trends_filter", "attr"),
+    [
+        ({"display": "PieChart"}, "query__trendsFilter__display"),
+        ({"formulaa": "A+B"}, "query__trendsFilter__formulaa"),
+    ],
+)
+def test_trends_filter_refuses_unknown_fields_and_displays(
+    dated: Tenant, trends_filter: dict[str, Any], attr: str
+) -> None:
+    response = post(dated, trends([ev("signup")], trendsFilter=trends_filter))
+    assert response.status_code == 400, response.text
+    assert response.json()["attr"] == attr
+
+
+def test_trends_filter_accepts_posthog_display_settings(dated: Tenant) -> None:
+    settings = {
+        "display": "ActionsAreaGraph",
+        "showLegend": True,
+        "showValuesOnSeries": False,
+        "aggregationAxisFormat": "numeric",
+        "decimalPlaces": 2,
+        "goalLines": [{"label": "goal", "value": 10}],
+        "hiddenLegendIndexes": [1],
+        "yAxisScaleType": "log10",
+        "showPercentStackView": False,
+        "resultCustomizationBy": "value",
+        "showMultipleYAxes": False,
+        "showAlertThresholdLines": False,
+    }
+    body = run(dated, trends([ev("signup")], dateRange=RANGE, trendsFilter=settings))
+    assert body["results"][0]["count"] == 6.0

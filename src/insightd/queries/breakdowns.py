@@ -123,9 +123,14 @@ def limit_values(
     return out, bool(rest)
 
 
-def formula_rank(item: dict[str, Any]) -> tuple[int, float, tuple[str, ...]]:
+def formula_rank(item: dict[str, Any]) -> tuple[Any, ...]:
+    """PostHog's sort key of formula results with a breakdown, used with ``reverse=True``: normal
+    values, then null, then other (only a single value is recognised as null/other, as PostHog
+    compares the value with the sentinels), then total, count, data and ``repr`` of the value, all
+    descending."""
+    value = item.get("breakdown_value")
+    kind = -1 if value == NULL else -2 if value == OTHER else 0
     total = item.get("aggregated_value")
     if total is None:
         total = sum(item.get("data") or [])
-    value = item.get("breakdown_value")
-    return (_kind(value), -float(total), _order(value))
+    return (kind, float(total), float(item.get("count") or 0), item.get("data") or [], repr(value))

@@ -69,12 +69,6 @@ class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-class Loose(BaseModel):
-    """UI settings we carry but do not interpret."""
-
-    model_config = ConfigDict(extra="allow")
-
-
 class PropertyFilter(Node):
     key: str
     value: Scalar | list[Scalar] | None = None
@@ -156,11 +150,62 @@ class CompareFilter(Node):
     compare_to: str | None = None
 
 
-class TrendsFilter(Loose):
-    display: str | None = None
+ChartDisplayType = Literal[
+    "ActionsLineGraph",
+    "ActionsBar",
+    "ActionsUnstackedBar",
+    "ActionsStackedBar",
+    "ActionsAreaGraph",
+    "ActionsLineGraphCumulative",
+    "BoldNumber",
+    "ActionsPie",
+    "ActionsBarValue",
+    "ActionsTable",
+    "WorldMap",
+    "CalendarHeatmap",
+]
+
+
+class TrendsFormulaNode(Node):
+    formula: str
+    custom_name: str | None = None
+
+
+class TrendsFilter(Node):
+    """PostHog's ``TrendsFilter`` (``additionalProperties: false``): every field its schema has, old and
+    new, is accepted; only ``display``, the formulas and ``smoothingIntervals`` change numbers."""
+
+    display: ChartDisplayType | None = None
     formula: str | None = None
     formulas: list[str] | None = None
+    formulaNodes: list[TrendsFormulaNode] | None = None
     smoothingIntervals: int | None = None
+    # Display settings PostHog's schema has (and ignores when computing):
+    aggregationAxisFormat: str | None = None
+    aggregationAxisPostfix: str | None = None
+    aggregationAxisPrefix: str | None = None
+    breakdown_histogram_bin_count: float | None = None
+    compare: bool | None = None
+    confidenceLevel: float | None = None
+    decimalPlaces: float | None = None
+    detailedResultsAggregationType: str | None = None
+    goalLines: list[Any] | None = None
+    hiddenLegendIndexes: list[int] | None = None
+    hidden_legend_indexes: list[float] | None = None
+    minDecimalPlaces: float | None = None
+    movingAverageIntervals: float | None = None
+    resultCustomizationBy: str | None = None
+    resultCustomizations: dict[str, Any] | None = None
+    showAlertThresholdLines: bool | None = None
+    showConfidenceIntervals: bool | None = None
+    showLabelsOnSeries: bool | None = None
+    showLegend: bool | None = None
+    showMovingAverage: bool | None = None
+    showMultipleYAxes: bool | None = None
+    showPercentStackView: bool | None = None
+    showTrendLines: bool | None = None
+    showValuesOnSeries: bool | None = None
+    yAxisScaleType: str | None = None
 
 
 class InsightQuery(Node):

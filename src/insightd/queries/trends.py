@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +13,13 @@ from insightd.errors import QueryError
 from insightd.queries import breakdowns
 from insightd.queries.dates import ResolvedRange, compare_to_period, dates_in_range, previous_period
 from insightd.queries.formula import evaluate, parse_formula
-from insightd.queries.models import PROPERTY_MATHS, TOTAL_VALUE_DISPLAYS, EventsNode, TrendsQuery
+from insightd.queries.models import (
+    PROPERTY_MATHS,
+    TOTAL_VALUE_DISPLAYS,
+    EventsNode,
+    TrendsFormulaNode,
+    TrendsQuery,
+)
 from insightd.queries.project import week_mode
 from insightd.queries.properties import FilterBuilder, uses_person
 from insightd.queries.runner import QueryContext
@@ -289,17 +296,26 @@ class TrendsRunner:
             elif compare:
                 previous = previous_period(current, dr.date_from if dr else None, dr.date_to if dr else None)
                 periods.append(("previous", previous))
-        results: list[dict[str, Any]] = []
         has_more = False
+        per_period: list[list[list[dict[str, Any]]]] = []
         for period, rng in periods:
             computed = [
                 SeriesResult(i, s, period, rng, self._run(s, rng)) for i, s in enumerate(self.query.series)
             ]
-            items, more = self._items(computed, bool(compare))
+            per_series, more = self._items(computed, bool(compare))
             has_more = has_more or more
-            results.extend(items)
-        if compare:
-            results.sort(key=lambda item: 0 if item.get("compare_label") == "current" else 1)
+            per_period.append(per_series)
+        formulas = self._formulas()
+        if formulas:
+            # As PostHog: per formula, its current then its previous items.
+            results = [
+                item
+                for order, node in enumerate(formulas)
+                for per_series in per_period
+                for item in self._formula_items(node, order, per_series, bool(compare))
+            ]
+        else:
+            results = [item for per_series in per_period for items in per_series for item in items]
         return {
             "results": results,
             "hasMore": has_more,
@@ -307,16 +323,21 @@ class TrendsRunner:
             "timezone": self.ctx.timezone,
         }
 
-    def _formulas(self) -> list[str]:
+    def _formulas(self) -> list[TrendsFormulaNode]:
+        """``formulaNodes``, else the legacy ``formulas`` / ``formula`` as nodes (PostHog's runner)."""
         tf = self.query.trendsFilter
         if tf is None:
             return []
-        if tf.formulas:
-            return [f for f in tf.formulas if f.strip()]
-        return [tf.formula] if tf.formula and tf.formula.strip() else []
+        if tf.formulaNodes:
+            nodes = tf.formulaNodes
+        elif tf.formulas:
+            nodes = [TrendsFormulaNode(formula=f) for f in tf.formulas]
+        else:
+            nodes = [TrendsFormulaNode(formula=tf.formula)] if tf.formula else []
+        return [node for node in nodes if node.formula.strip()]
 
-    def _items(self, computed: list[SeriesResult], compare: bool) -> tuple[list[dict[str, Any]], bool]:
-        formulas = self._formulas()
+    def _items(self, computed: list[SeriesResult], compare: bool) -> tuple[list[list[dict[str, Any]]], bool]:
+        """Each series' items (breakdown values limited)."""
         limit = self.breakdown.breakdown_limit if self.breakdown and self.breakdown.breakdown_limit else 25
         if self.display == "WorldMap" and not (self.breakdown and self.breakdown.breakdown_limit):
             limit = 250
@@ -332,9 +353,7 @@ class TrendsRunner:
             elif not values:
                 values = {None: 0.0 if self.total_value else [0.0] * len(result.range.buckets())}
             per_series.append([self._item(result, key, data, compare) for key, data in values.items()])
-        if formulas:
-            return self._formula_items(formulas, per_series), has_more
-        return [item for items in per_series for item in items], has_more
+        return per_series, has_more
 
     def _label(self, series: EventsNode) -> str:
         return series.event if series.event is not None else "All events"
@@ -357,7 +376,7 @@ class TrendsRunner:
                 "order": result.index,
                 "name": self._label(series),
                 "custom_name": series.custom_name,
-                "math": series.math or "total",
+                "math": None if series.math is None else _effective_math(series, rng.interval),
                 "math_property": series.math_property,
                 "math_hogql": None,
                 "math_group_type_index": series.math_group_type_index,
@@ -429,39 +448,48 @@ class TrendsRunner:
         return out
 
     def _formula_items(
-        self,
-        formulas: list[str],
-        per_series: list[list[dict[str, Any]]],
+        self, node: TrendsFormulaNode, order: int, per_series: list[list[dict[str, Any]]], compare: bool
     ) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        keys: list[Any] = []
-        for items in per_series:
-            for item in items:
-                key = item.get("breakdown_value")
-                if key not in keys:
-                    keys.append(key)
-        for order, formula in enumerate(formulas):
-            tree = parse_formula(formula, len(self.query.series))
-            group: list[dict[str, Any]] = []
-            for key in keys:
-                matched = [
-                    next((i for i in items if i.get("breakdown_value") == key), None) for items in per_series
-                ]
-                template = next(i for i in matched if i is not None)
-                item = dict(template)
-                item.update({"label": f"Formula ({formula})", "action": None, "order": order})
-                if self.breakdown:
-                    item["label"] = breakdowns.label(key)
-                if self.total_value:
-                    value = evaluate(tree, [_number(i["aggregated_value"]) if i else 0.0 for i in matched])
-                    item.update({"aggregated_value": _clean(value), "data": None, "count": 0})
-                else:
-                    length = len(template["data"])
-                    columns = [[float(v) for v in i["data"]] if i else [0.0] * length for i in matched]
-                    data = [evaluate(tree, [col[b] for col in columns]) for b in range(length)]
-                    item.update({"data": [_clean(v) for v in data], "count": float(sum(data))})
-                group.append(item)
-            if self.breakdown:
-                group.sort(key=breakdowns.formula_rank)
-            out.extend(group)
-        return out
+        """One formula over one period's series items (PostHog's ``apply_formula``): per breakdown value
+        when there is a breakdown (a series without the value counts zeros), else over each series'
+        first item. The item is the first series' with ``label`` = ``custom_name`` or ``Formula (…)``."""
+        tree = parse_formula(node.formula, len(self.query.series))
+        keys: list[Any] = [None]
+        if self.breakdown:
+            seen = {breakdowns.key_of(i.get("breakdown_value")) for items in per_series for i in items}
+            keys = [breakdowns.as_json(k) for k in sorted(seen, key=_natural)]
+        group: list[dict[str, Any]] = []
+        for key in keys:
+            matched = [
+                next((i for i in items if not self.breakdown or i.get("breakdown_value") == key), None)
+                for items in per_series
+            ]
+            template = next((i for i in matched if i is not None), None)
+            if template is None:
+                continue
+            item = dict(template)
+            item.update(
+                {"label": node.custom_name or f"Formula ({node.formula})", "action": None, "order": order}
+            )
+            if self.total_value:
+                value = evaluate(tree, [_number(i["aggregated_value"]) if i else 0.0 for i in matched])
+                item.update({"aggregated_value": float(value), "data": None, "count": 0})
+            else:
+                length = len(template["data"])
+                columns = [[float(v) for v in i["data"]] if i else [0.0] * length for i in matched]
+                data = [evaluate(tree, [col[b] for col in columns]) for b in range(length)]
+                item.update({"data": [_clean(v) for v in data], "count": float(sum(data))})
+            group.append(item)
+        if self.breakdown and compare:
+            group.sort(key=lambda item: -float(item["count"]))  # stable: natural value order on ties
+        elif self.breakdown:
+            group.sort(key=breakdowns.formula_rank, reverse=True)
+        return group
+
+
+def _natural(key: breakdowns.Key) -> tuple[Any, ...]:
+    """natsort's case-insensitive natural order: digit runs compare as numbers."""
+    parts = key if isinstance(key, tuple) else (str(key),)
+    return tuple(
+        tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", part)) for part in parts
+    )
