@@ -193,3 +193,10 @@ def test_values_and_variables(mine: Tenant) -> None:
         refused(mine, "SELECT {variables.nope}", variables=variables) == "Variable nope is missing from query"
     )
     assert "Placeholder {x} is not available" in refused(mine, "SELECT {x}")
+
+
+def test_a_result_over_the_byte_cap_is_refused(mine: Tenant) -> None:
+    """~100 MB of result (past the 64 MiB cap) is a 400, and a smaller one still comes back."""
+    detail = refused(mine, "SELECT repeat('z', 1000000) AS s, arrayJoin(range(100)) AS i")
+    assert detail.startswith("Query result is too large")
+    assert len(ok(mine, "SELECT repeat('z', 1000) AS s, arrayJoin(range(100)) AS i")["results"]) == 100

@@ -39,6 +39,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
+_TOO_MANY_BYTES = 396  # ClickHouse's TOO_MANY_ROWS_OR_BYTES
+
+
 def _map_error(exc: Exception) -> EngineError:
     text = str(exc)
     match = _CODE.search(text)
@@ -173,6 +176,9 @@ class ChDBEngine:
         elapsed = (time.perf_counter() - started) * 1000
         if not raw:
             return QueryResult(columns=[], types=[], rows=[], elapsed_ms=elapsed)
+        cap = (settings or {}).get("max_result_bytes") or self.settings.get("max_result_bytes")
+        if cap and len(raw) > int(cap):  # chDB checks it per block only when a query has several
+            raise EngineError(f"Limit for result exceeded, max bytes: {int(cap)}", _TOO_MANY_BYTES)
         payload = _last_document(raw.decode())
         meta = payload.get("meta", [])
         return QueryResult(
