@@ -225,7 +225,7 @@ def test_last_waiter_leaving_kills_the_engine_query(
     response = client.delete(f"{heavy.base}/query/q2/")
     engine_free(client, heavy)
     stopped_after = time.monotonic() - started
-    assert response.status_code == 204 and response.content == b""
+    assert (response.status_code, response.json()) == (200, {"message": "Cancelled query on clickhouse"})
     assert (second.result(10).status_code, second.result().json()) == (400, CANCELLED)
     assert counters.killed == 1
     assert stopped_after < 1.0, f"the engine stopped {stopped_after * 1000:.0f} ms after the cancel"
@@ -242,7 +242,7 @@ def test_a_cancel_from_another_project_does_nothing(
     wait_until(lambda: running(server, heavy.project_id, "shared-name"), "the engine to run it")
 
     assert cancel(other, outsider, "shared-name").status_code == 201
-    assert other.delete(f"{outsider.base}/query/shared-name/").status_code == 204
+    assert other.delete(f"{outsider.base}/query/shared-name/").status_code == 200
     # Another project's id in this project's URL is refused before anything is looked up.
     assert (
         other.post(f"{heavy.base}/insights/cancel/", json={"client_query_id": "shared-name"}).status_code
@@ -275,12 +275,14 @@ def test_a_client_that_disconnects_stops_the_engine_query(server: ServerThread, 
 def test_cancelling_an_async_query_marks_its_status(server: ServerThread, heavy: Tenant) -> None:
     client = heavy.client()
     started = post_query(client, heavy, ENDLESS, "job-1", refresh="force_async")
-    assert started.status_code == 200 and started.json()["query_status"]["id"] == "job-1"
+    assert started.status_code == 202 and started.json()["query_status"]["id"] == "job-1"
     wait_until(lambda: running(server, heavy.project_id, "job-1"), "the engine to run the job")
 
     assert cancel(client, heavy, "job-1").status_code == 201
-    status = client.get(f"{heavy.base}/query/job-1/").json()["query_status"]
-    assert status["complete"] is True and status["error"] is True and status["cancelled"] is True
+    response = client.get(f"{heavy.base}/query/job-1/")
+    status = response.json()["query_status"]
+    assert response.status_code == 400 and "cancelled" not in status  # PostHog's QueryStatus has no such key
+    assert status["complete"] is True and status["error"] is True
     assert status["error_message"] == "The query was cancelled."
     engine_free(client, heavy)
 
@@ -321,13 +323,11 @@ def test_metrics_count_cache_hits_misses_and_durations(server: ServerThread, hea
     counters = Counters(server)
     durations = metric(server, "insightd_query_duration_seconds_count")
     query = {"query": hogql("select count() from events")}
-    assert (
-        client.post(f"{heavy.base}/query/", json={**query, "refresh": "force_cache"}).json()["results"]
-        is None
-    )
-    assert client.post(f"{heavy.base}/query/", json=query).json()["results"] == [[ROWS]]
+    # The query endpoint computes on a miss even when asked for the cache only (PostHog).
+    forced = client.post(f"{heavy.base}/query/", json={**query, "refresh": "force_cache"}).json()
+    assert forced["results"] == [[ROWS]] and forced["is_cached"] is False
     assert client.post(f"{heavy.base}/query/", json=query).json()["is_cached"] is True
-    assert (counters.cache_misses, counters.cache_hits, counters.executions) == (2, 1, 1)
+    assert (counters.cache_misses, counters.cache_hits, counters.executions) == (1, 1, 1)
     assert metric(server, "insightd_query_duration_seconds_count") == durations + 1
     text = httpx.get(f"{server.base_url}/metrics").text
     assert 'route="/api/projects/{project_id}/query/"' in text and "insightd_http_request_duration" in text

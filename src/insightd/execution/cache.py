@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
@@ -17,6 +17,8 @@ class CachedResult:
     last_refresh: datetime
     interval: str | None
     date_to: datetime | None
+    refresh_gap: timedelta
+    """The minimum wait after ``last_refresh`` before a client may refresh again."""
     size: int = 0
 
 
@@ -55,7 +57,7 @@ class MemoryCache:
         size = len(orjson.dumps(value.response, default=str))
         if size > self.max_bytes:
             return
-        entry = CachedResult(value.response, value.last_refresh, value.interval, value.date_to, size)
+        entry = replace(value, size=size)
         with self._lock:
             previous = self._entries.pop(key, None)
             if previous is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -48,25 +49,32 @@ LAZY_THRESHOLDS = {
     "week": timedelta(days=1),
     "month": timedelta(days=1),
 }
-CLIENT_REFRESH_GAPS = {"minute": timedelta(minutes=1), "hour": timedelta(minutes=3)}
-DEFAULT_CLIENT_REFRESH_GAP = timedelta(minutes=15)
+# A result without a date range (SQL) is as fresh as PostHog's runners without query_date_range: "minute".
+NO_INTERVAL = "minute"
+# Minimum gaps between client refreshes (PostHog's ``_refresh_frequency``): insights 15 min, 3 min when
+# hourly or over at most 7 days; every other runner (SQL) 1 min.
+BASE_CLIENT_REFRESH_GAP = timedelta(minutes=15)
+REDUCED_CLIENT_REFRESH_GAP = timedelta(minutes=3)
+QUERY_CLIENT_REFRESH_GAP = timedelta(minutes=1)
+INSIGHT_KINDS = ("TrendsQuery", "FunnelsQuery")
 
 
 def parse_refresh(value: str | bool | None, *, lenient: bool = False) -> ExecutionMode:
     """``refresh`` from a query string or body; absent means ``force_cache`` as in PostHog.
 
-    ``lenient`` (insight GETs): an unknown value reads the cache, as PostHog's insight endpoints do;
-    otherwise (the query endpoint's body) it is a 400.
+    The legacy booleans (``true``, ``0``, …) are read in any case, a mode only by its exact name
+    (PostHog's ``refresh_requested_by_client``: ``BLOCKING`` is not ``blocking``).
+    ``lenient`` (insight endpoints): an unknown value reads the cache, as PostHog's insight endpoints
+    do; otherwise (the query endpoint's body) it is a 400.
     """
     if value is None:
         return ExecutionMode.FORCE_CACHE
     if isinstance(value, bool):
         return ExecutionMode.FORCE_BLOCKING if value else ExecutionMode.FORCE_CACHE
-    text = value.strip().lower()
-    if text in _ALIASES:
-        return _ALIASES[text]
+    if value.lower() in _ALIASES:
+        return _ALIASES[value.lower()]
     try:
-        return ExecutionMode(text)
+        return ExecutionMode(value)
     except ValueError:
         if lenient:
             return ExecutionMode.FORCE_CACHE
@@ -80,7 +88,7 @@ def parse_refresh(value: str | bool | None, *, lenient: bool = False) -> Executi
 
 def target_age(last_refresh: datetime, interval: str | None, *, lazy: bool = False) -> datetime:
     table = LAZY_THRESHOLDS if lazy else THRESHOLDS
-    return last_refresh + table.get(interval or "day", table["day"])
+    return last_refresh + table.get(interval or NO_INTERVAL, table["day"])
 
 
 def is_stale(
@@ -96,5 +104,26 @@ def is_stale(
     return now > target_age(last_refresh, interval, lazy=lazy)
 
 
-def next_allowed_refresh(last_refresh: datetime, interval: str | None) -> datetime:
-    return last_refresh + CLIENT_REFRESH_GAPS.get(interval or "day", DEFAULT_CLIENT_REFRESH_GAP)
+def client_refresh_gap(
+    kind: str, interval: str | None, date_from: datetime | None, date_to: datetime | None
+) -> timedelta:
+    """How long a client waits after ``last_refresh`` before it may refresh again."""
+    if kind not in INSIGHT_KINDS:
+        return QUERY_CLIENT_REFRESH_GAP
+    days = None
+    if date_from is not None and date_to is not None:
+        days = math.ceil((date_to - date_from) / timedelta(days=1))
+    if interval == "hour" or (days is not None and days <= 7):
+        return REDUCED_CLIENT_REFRESH_GAP
+    return BASE_CLIENT_REFRESH_GAP
+
+
+def refresh_requested(value: str | bool | None) -> bool:
+    """Whether PostHog's ``refresh_requested_by_client`` reads ``value`` as a refresh request: a true
+    boolean or a mode's exact name (``force_cache`` included)."""
+    if value is None or value is False:
+        return False
+    return (
+        value == ExecutionMode.FORCE_CACHE
+        or parse_refresh(value, lenient=True) is not ExecutionMode.FORCE_CACHE
+    )

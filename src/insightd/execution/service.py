@@ -29,17 +29,21 @@ from insightd.execution.cache import CachedResult, ResultCache
 from insightd.execution.cancellation import CancelScope, waiter_id
 from insightd.execution.keys import cache_key, cache_payload
 from insightd.execution.killable import KillableEngine, engine_query_id
-from insightd.execution.modes import ExecutionMode, is_stale, next_allowed_refresh, target_age
+from insightd.execution.modes import ExecutionMode, client_refresh_gap, is_stale, target_age
 from insightd.metrics import Metrics
 from insightd.queries.project import ProjectSettings
 from insightd.queries.registry import parse_query, runner_for
-from insightd.queries.runner import QueryContext
+from insightd.queries.runner import QueryContext, Runner
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 STATUS_TTL = timedelta(minutes=20)
 MAX_STATUSES = 10_000
 DEFAULT_SETTINGS: dict[str, Any] = {"max_execution_time": 60}
 CANCELLED = "The query was cancelled."
+# DELETE /query/{id}/ answers, PostHog's ``cancel_query`` messages.
+ALREADY_COMPLETE = "Query already complete"
+CANCELLED_ON_ENGINE = "Cancelled query on clickhouse"
+DEQUEUED_ONLY = "Only tried to dequeue, not cancelling query on clickhouse"
 MAX_KILLED_PENDING = 1000
 
 
@@ -55,8 +59,9 @@ class QueryRequest:
     """The waits of the HTTP request this belongs to (cancelled together when its client leaves)."""
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+def iso(moment: datetime | None) -> str | None:
+    """A UTC moment as the API renders datetimes (``…Z``, like ``created_at``)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def query_id_for(client_query_id: str | None) -> str:
@@ -111,7 +116,7 @@ class QueryService:
         )
         if mode is ExecutionMode.FORCE_CACHE:
             self._count_cache(hit=cached is not None)
-            return self._cached(cached, key, request) if cached else self._miss(key, request, None)
+            return self._cached(cached, key, request) if cached else self._miss(key, None)
         if mode not in (ExecutionMode.FORCE_BLOCKING, ExecutionMode.FORCE_ASYNC):
             self._count_cache(hit=fresh)
         if (
@@ -123,9 +128,11 @@ class QueryService:
         if fresh and mode is not ExecutionMode.FORCE_ASYNC:
             return self._cached(cached, key, request)
         status = self._start_async(model, key, query_id, request)
-        if cached is not None:
+        if mode is ExecutionMode.FORCE_ASYNC:
+            return {"query_status": status}  # PostHog's QueryStatusResponse: the cache is not read
+        if cached is not None:  # stale: served while the job refreshes it
             return {**self._cached(cached, key, request), "query_status": status}
-        return self._miss(key, request, status)
+        return self._miss(key, status)
 
     def status(self, team_id: int, query_id: str) -> dict[str, Any]:
         with self._lock:
@@ -144,8 +151,22 @@ class QueryService:
         killed unless another request still waits for the same computation."""
         if not isinstance(query_id, str) or not _CLIENT_ID.match(query_id):
             return  # no query can carry such an id
-        self._finish(team_id, query_id, self._cancelled_update())
+        self._finish(team_id, query_id, self._error_update(CANCELLED))
         self.coalescer.cancel(waiter_id(team_id, query_id))
+
+    def revoke(self, team_id: int, query_id: str, *, dequeue_only: bool = False) -> str:
+        """``DELETE /query/{id}/`` (PostHog's ``cancel_query``): a finished job is left alone; otherwise
+        the query is cancelled (unless ``dequeue_only``: a job not yet picked up then never runs) and
+        its status is forgotten. Returns PostHog's message."""
+        with self._lock:
+            status = self._statuses.get((team_id, query_id))
+            if status is not None and status["complete"]:
+                return ALREADY_COMPLETE
+        if not dequeue_only:
+            self.cancel(team_id, query_id)
+        with self._lock:
+            self._statuses.pop((team_id, query_id), None)
+        return DEQUEUED_ONLY if dequeue_only else CANCELLED_ON_ENGINE
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -191,7 +212,9 @@ class QueryService:
             if self.metrics is not None:
                 self.metrics.query_duration.observe(time.perf_counter() - started)
         response.setdefault("hogql", ";\n".join(ctx.executed))
-        entry = CachedResult(response, self.clock(), runner.interval, runner.date_to())
+        entry = CachedResult(
+            response, self.clock(), runner.interval, runner.date_to(), _refresh_gap(model, runner, response)
+        )
         self.cache.set(key, entry)
         return entry
 
@@ -231,9 +254,9 @@ class QueryService:
         return {
             **entry.response,
             "is_cached": is_cached,
-            "last_refresh": _iso(entry.last_refresh),
-            "next_allowed_client_refresh": _iso(next_allowed_refresh(entry.last_refresh, entry.interval)),
-            "cache_target_age": _iso(target_age(entry.last_refresh, entry.interval)),
+            "last_refresh": iso(entry.last_refresh),
+            "next_allowed_client_refresh": iso(entry.last_refresh + entry.refresh_gap),
+            "cache_target_age": iso(target_age(entry.last_refresh, entry.interval)),
             "cache_key": key,
             "timezone": request.project.timezone,
             "query_status": None,
@@ -245,20 +268,9 @@ class QueryService:
         assert entry is not None
         return self._decorate(entry, key, request, is_cached=True)
 
-    def _miss(self, key: str, request: QueryRequest, status: dict[str, Any] | None) -> dict[str, Any]:
-        return {
-            "results": None,
-            "is_cached": False,
-            "last_refresh": None,
-            "next_allowed_client_refresh": None,
-            "cache_target_age": None,
-            "cache_key": key,
-            "timezone": request.project.timezone,
-            "query_status": status,
-            "hogql": None,
-            "hasMore": None,
-            "resolved_date_range": None,
-        }
+    def _miss(self, key: str, status: dict[str, Any] | None) -> dict[str, Any]:
+        """PostHog's CacheMissResponse: nothing but the key and the job computing it, if any."""
+        return {"cache_key": key, "query_status": status}
 
     def _start_async(
         self, model: BaseModel, key: str, query_id: str, request: QueryRequest
@@ -273,12 +285,11 @@ class QueryService:
             "complete": False,
             "error": False,
             "error_message": None,
-            "cancelled": False,
             "results": None,
-            "start_time": _iso(now),
+            "start_time": iso(now),
             "pickup_time": None,
             "end_time": None,
-            "expiration_time": _iso(now + STATUS_TTL),
+            "expiration_time": iso(now + STATUS_TTL),
             "task_id": query_id,
             "query_progress": None,
             "labels": None,
@@ -295,13 +306,10 @@ class QueryService:
             status = self._statuses.get((request.team_id, query_id))
             if status is None or status["complete"]:
                 return  # cancelled (or evicted) before a worker picked it up
-            status["pickup_time"] = _iso(self.clock())
+            status["pickup_time"] = iso(self.clock())
         try:
             response = self._compute(model, key, query_id, request)
             update: dict[str, Any] = {"complete": True, "results": response}
-        except QueryError as exc:
-            cancelled = exc.code == "query_cancelled"
-            update = self._cancelled_update() if cancelled else self._error_update(exc.detail)
         except InsightdError as exc:
             update = self._error_update(exc.detail)
         except Exception:  # an async failure is reported in the status, never lost
@@ -311,12 +319,17 @@ class QueryService:
     def _error_update(self, message: str) -> dict[str, Any]:
         return {"complete": True, "error": True, "error_message": message}
 
-    def _cancelled_update(self) -> dict[str, Any]:
-        return {**self._error_update(CANCELLED), "cancelled": True}
-
     def _finish(self, team_id: int, query_id: str, update: dict[str, Any]) -> None:
         """The first outcome of an async job wins (a cancel before its result, or the result)."""
         with self._lock:
             status = self._statuses.get((team_id, query_id))
             if status is not None and not status["complete"]:
-                status.update(update, end_time=_iso(self.clock()))
+                status.update(update, end_time=iso(self.clock()))
+
+
+def _refresh_gap(model: BaseModel, runner: Runner, response: dict[str, Any]) -> timedelta:
+    """PostHog's ``_refresh_frequency``: insights by their resolved range and interval, SQL 1 min."""
+    resolved = response.get("resolved_date_range") or {}
+    bounds = [resolved.get("date_from"), resolved.get("date_to")]
+    date_from, date_to = (datetime.fromisoformat(b) if isinstance(b, str) else None for b in bounds)
+    return client_refresh_gap(str(getattr(model, "kind", "")), runner.interval, date_from, date_to)

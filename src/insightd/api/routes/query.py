@@ -7,11 +7,12 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from insightd.api import overrides
 from insightd.api.deps import InsightRead, State
-from insightd.api.rendering import NegotiatedRoute, empty, ok
+from insightd.api.rendering import NegotiatedRoute, ok
 from insightd.api.waiting import while_connected
 from insightd.execution.modes import ExecutionMode, parse_refresh
 from insightd.execution.service import QueryRequest
@@ -21,38 +22,61 @@ router = APIRouter(route_class=NegotiatedRoute, tags=["query"])
 
 
 class QueryBody(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     query: dict[str, Any]
     refresh: str | bool | None = None
     client_query_id: str | None = None
-    async_: bool | None = None
+    async_: bool | None = Field(None, alias="async", description="Legacy: `true` is `refresh: async`.")
+    filters_override: dict[str, Any] | None = Field(None, description="Dashboard filters to apply.")
+    variables_override: dict[str, Any] | None = Field(
+        None, description="Dashboard SQL variables (insightd has none yet: accepted and unused)."
+    )
+
+
+def execution_mode(body: QueryBody) -> ExecutionMode:
+    """PostHog's ``_process_query_request``: blocking by default, legacy ``async`` wins, and a cache-only
+    mode still computes when the cache is missing or stale."""
+    mode = parse_refresh(body.refresh) if body.refresh is not None else ExecutionMode.BLOCKING
+    if body.async_:
+        mode = ExecutionMode.ASYNC
+    return ExecutionMode.BLOCKING if mode is ExecutionMode.FORCE_CACHE else mode
+
+
+def _pending(status: Any) -> bool:
+    return isinstance(status, dict) and status.get("complete") is False
 
 
 @router.post("/query/", summary="Run a query (TrendsQuery, FunnelsQuery, HogQLQuery …) without saving it")
 async def run_query(
     request: Request, state: State, actor: InsightRead, body: Annotated[QueryBody, Body()]
 ) -> Response:
-    # PostHog's query endpoint computes by default (``blocking``); ``refresh`` picks another mode.
-    mode = parse_refresh(body.refresh) if body.refresh is not None else ExecutionMode.BLOCKING
+    mode = execution_mode(body)
+    filters = overrides.dashboard_filters(body.model_dump(include={"filters_override", "variables_override"}))
     scope = state.queries.cancel_scope()
     query = QueryRequest(
         team_id=actor.project_id,
         project=ProjectSettings.of(actor.project),
-        query=body.query,
+        query=overrides.apply_filters(body.query, filters),
         mode=mode,
         client_query_id=body.client_query_id,
         scope=scope,
     )
-    return ok(await while_connected(request, scope, partial(state.queries.run, query)))
+    result = await while_connected(request, scope, partial(state.queries.run, query))
+    return ok(result, status_code=202 if _pending(result.get("query_status")) else 200)
 
 
-@router.get("/query/{query_id}/", summary="Status of an async query")
+@router.get("/query/{query_id}/", summary="Status of an async query (202 while it runs, 400 if it failed)")
 def query_status(state: State, actor: InsightRead, query_id: str) -> Response:
-    return ok({"query_status": state.queries.status(actor.project_id, query_id)})
+    status = state.queries.status(actor.project_id, query_id)
+    code = 200 if status["complete"] else 202
+    if status["error"]:
+        code = 400 if status["error_message"] else 500
+    return ok({"query_status": status}, status_code=code)
 
 
-@router.delete("/query/{query_id}/", status_code=204, summary="Cancel a query of this project")
-def cancel_query(state: State, actor: InsightRead, query_id: str) -> Response:
-    state.queries.cancel(actor.project_id, query_id)
-    return empty(204)
+@router.delete("/query/{query_id}/", summary="Cancel a query of this project")
+def cancel_query(request: Request, state: State, actor: InsightRead, query_id: str) -> Response:
+    dequeue_only = request.query_params.get("dequeue_only") == "true"
+    message = state.queries.revoke(actor.project_id, query_id, dequeue_only=dequeue_only)
+    return ok({"message": message})
