@@ -64,6 +64,11 @@ class InsightWrite(_Body):
         None, description="Replaces the tag set; normalised to lower case."
     )
     create_in_folder: Text | None = Field(None, alias="_create_in_folder", max_length=400)
+    refresh: Any = Field(
+        None,
+        description="How the response's result is read or computed (as the `refresh` query parameter); "
+        "not stored.",
+    )
 
     @field_validator("query", mode="before")
     @classmethod
@@ -76,7 +81,7 @@ class InsightWrite(_Body):
             raise PydanticCustomError("parse_error", "{detail}", {"detail": str(exc)}) from exc
 
     def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, by_alias=True)
+        return self.model_dump(exclude_unset=True, by_alias=True, exclude={"refresh"})
 
 
 class DashboardWrite(_Body):

@@ -1,12 +1,16 @@
 """Results for saved insights: each insight's query through the query service, by ``refresh`` mode.
 
-A failure in one insight never breaks a list: it becomes ``result: null`` with an error in
-``query_status``. On retrieve, a query error is the request's 400 (PostHog's behaviour).
+A failure never breaks a response: an unexpected one becomes ``result: null`` with an error in
+``query_status`` (PostHog's ``InsightSerializer.insight_result``), in a list and on a single insight
+alike. A query error (insightd's own errors, PostHog's exposed ones) is the 400 of a single insight
+(``raise_errors``); in a list it is reported like any other failure.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from insightd.errors import InsightdError
@@ -15,6 +19,8 @@ from insightd.execution.modes import ExecutionMode
 from insightd.execution.service import QueryRequest, QueryService
 from insightd.queries.project import ProjectSettings
 from insightd.store.models import Insight
+
+logger = logging.getLogger("insightd.execution")
 
 RESULT_FIELDS = {
     "result": "results",
@@ -32,12 +38,45 @@ RESULT_FIELDS = {
 }
 
 
-def _fields(response: dict[str, Any]) -> dict[str, Any]:
-    return {name: response.get(key) for name, key in RESULT_FIELDS.items()}
+def _fields(response: dict[str, Any], timezone: str | None) -> dict[str, Any]:
+    """The insight's result fields; ``timezone`` (the project's, when a refresh was requested) wins
+    over the response's, as PostHog's ``get_timezone`` (a cache miss has none)."""
+    fields = {name: response.get(key) for name, key in RESULT_FIELDS.items()}
+    fields["is_cached"] = bool(fields["is_cached"])
+    if timezone is not None:
+        fields["timezone"] = timezone
+    return fields
 
 
-def _failed(message: str) -> dict[str, Any]:
-    return {"result": None, "is_cached": False, "query_status": {"error": True, "error_message": message}}
+def _failed(
+    message: str, *, team_id: int, insight_id: int, query_id: str | None, timezone: str
+) -> dict[str, Any]:
+    """PostHog's result for an insight that failed: a full QueryStatus carrying the error."""
+    status = {
+        "complete": False,
+        "dashboard_id": None,
+        "end_time": None,
+        "error": True,
+        "error_message": message,
+        "expiration_time": None,
+        "id": query_id,
+        "insight_id": insight_id,
+        "labels": None,
+        "pickup_time": None,
+        "query_async": True,
+        "query_progress": None,
+        "results": None,
+        "start_time": None,
+        "task_id": None,
+        "team_id": team_id,
+    }
+    return {
+        "result": None,
+        "last_refresh": None,
+        "is_cached": False,
+        "query_status": status,
+        "timezone": timezone,
+    }
 
 
 def insight_results(
@@ -48,11 +87,16 @@ def insight_results(
     project: ProjectSettings,
     mode: ExecutionMode,
     client_query_id: str | None = None,
+    refresh_requested: bool = False,
     raise_errors: bool = False,
     scope: CancelScope | None = None,
 ) -> dict[int, dict[str, Any]]:
-    """Result fields per insight id (insights without a query are left out)."""
+    """Result fields per insight id (insights without a query are left out).
+
+    ``refresh_requested``: the client sent a refresh value PostHog reads as one (``timezone`` is then
+    the project's even without a result)."""
     out: dict[int, dict[str, Any]] = {}
+    timezone = project.timezone if refresh_requested else None
     for insight in insights:
         if scope is not None and scope.cancelled:
             break  # the client left: compute nothing more for it
@@ -67,16 +111,22 @@ def insight_results(
             insight_id=insight.id,
             scope=scope,
         )
+        failed = partial(
+            _failed,
+            team_id=team_id,
+            insight_id=insight.id,
+            query_id=request.client_query_id,
+            timezone=project.timezone,
+        )
         try:
-            out[insight.id] = _fields(service.run(request))
+            out[insight.id] = _fields(service.run(request), timezone)
         except InsightdError as exc:
             if mode is ExecutionMode.FORCE_CACHE:
                 continue  # nothing cached, nothing computed: an uncomputable kind is simply empty
             if raise_errors:
                 raise
-            out[insight.id] = _failed(exc.detail)
-        except Exception:  # one broken insight must never break a list
-            if raise_errors:
-                raise
-            out[insight.id] = _failed("The insight could not be computed.")
+            out[insight.id] = failed(exc.detail)
+        except Exception as exc:  # an unexpected failure never fails the response (PostHog)
+            logger.exception("insight %s could not be computed", insight.id)
+            out[insight.id] = failed(str(exc) or type(exc).__name__)
     return out

@@ -5,21 +5,19 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Request
 from starlette.responses import Response
 
+from insightd.api import overrides
 from insightd.api.deps import ActivityRead, InsightRead, InsightWrite, State
 from insightd.api.pagination import MAX_PAGE, limit_offset, page, positive_int
 from insightd.api.rendering import NegotiatedRoute, empty, ok
 from insightd.api.schemas import InsightWrite as InsightBody
 from insightd.api.waiting import while_connected
 from insightd.domain.values import str_to_bool
-from insightd.errors import ValidationFailed
 from insightd.execution.cancellation import CancelScope
 from insightd.execution.insights import insight_results
-from insightd.execution.modes import parse_refresh
-from insightd.queries.dashboard_filters import apply_dashboard_filters, dashboard_filter
+from insightd.execution.modes import parse_refresh, refresh_requested
 from insightd.queries.project import ProjectSettings
 from insightd.services.activity import list_activity
 from insightd.services.context import Actor
@@ -29,8 +27,6 @@ from insightd.services.representations import serialize_insights
 
 router = APIRouter(route_class=NegotiatedRoute, tags=["insights"])
 ACTIVITY_PAGE = 10
-OVERRIDE_PARAMETERS = ("filters_override", "variables_override", "tile_filters_override")
-FILTER_OVERRIDES = ("filters_override", "tile_filters_override")
 
 
 @router.get("/insights/", summary="List insights")
@@ -43,7 +39,7 @@ def _list(request: Request, state: State, actor: Actor, scope: CancelScope) -> R
     limit, offset = limit_offset(request)
     params = dict(request.query_params)
     basic = str_to_bool(params.get("basic"))
-    mode = parse_refresh(params.get("refresh"), lenient=True)
+    refresh = params.get("refresh")
     with state.db.read() as session:
         result = list_insights(session, actor, params, limit, offset)
         computed = (
@@ -54,7 +50,8 @@ def _list(request: Request, state: State, actor: Actor, scope: CancelScope) -> R
                 result.insights,
                 team_id=actor.project_id,
                 project=ProjectSettings.of(actor.project),
-                mode=mode,
+                mode=parse_refresh(refresh, lenient=True),
+                refresh_requested=refresh_requested(refresh),
                 scope=scope,
             )
         )
@@ -71,12 +68,23 @@ def _list(request: Request, state: State, actor: Actor, scope: CancelScope) -> R
     return ok(page(request, result.count, items, limit, offset))
 
 
-@router.post("/insights/", status_code=201, summary="Create an insight")
-def create(state: State, actor: InsightWrite, body: Annotated[InsightBody | None, Body()] = None) -> Response:
+@router.post(
+    "/insights/", status_code=201, summary="Create an insight (its result read or computed by `refresh`)"
+)
+async def create(
+    request: Request, state: State, actor: InsightWrite, body: Annotated[InsightBody | None, Body()] = None
+) -> Response:
+    scope = state.queries.cancel_scope()
+    return await while_connected(
+        request, scope, partial(_create, request, state, actor, body or InsightBody(), scope)
+    )
+
+
+def _create(request: Request, state: State, actor: Actor, body: InsightBody, scope: CancelScope) -> Response:
+    filters = overrides.dashboard_filters(overrides.from_query_string(request.query_params))
     with state.db.write() as session:
-        insight = create_insight(session, actor, (body or InsightBody()).changes())
-        (item,) = serialize_insights(session, [insight], timezone=actor.project.timezone)
-    return ok(item, status_code=201)
+        insight_id = create_insight(session, actor, body.changes()).id
+    return _respond(request, state, actor, str(insight_id), scope, filters, body.refresh, status_code=201)
 
 
 def _activity(request: Request, state: State, actor: Actor, item_id: str | None) -> Response:
@@ -119,24 +127,34 @@ async def retrieve(request: Request, state: State, actor: InsightRead, lookup: s
 
 
 def _retrieve(request: Request, state: State, actor: Actor, lookup: str, scope: CancelScope) -> Response:
+    filters = overrides.dashboard_filters(overrides.from_query_string(request.query_params))
     basic = str_to_bool(request.query_params.get("basic"))
-    mode = parse_refresh(request.query_params.get("refresh"), lenient=True)
-    overrides: dict[str, Any] = {}
-    for name in OVERRIDE_PARAMETERS:
-        text = request.query_params.get(name)
-        if text is not None:
-            try:
-                overrides[name] = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                raise ValidationFailed(f"Invalid JSON passed in {name} parameter", attr=name) from None
-    # Dashboard filters (the dashboard's, then the tile's) change the query that runs and is shown;
-    # variables_override is for SQL variables, which insightd does not have yet: accepted and unused.
-    filters = [dashboard_filter(overrides[n], n) for n in FILTER_OVERRIDES if overrides.get(n) is not None]
+    return _respond(request, state, actor, lookup, scope, filters, basic=basic, include_deleted=False)
+
+
+def _respond(
+    request: Request,
+    state: State,
+    actor: Actor,
+    lookup: str,
+    scope: CancelScope,
+    filters: list[dict[str, Any]],
+    body_refresh: Any = None,
+    *,
+    basic: bool = False,
+    include_deleted: bool = True,
+    status_code: int = 200,
+) -> Response:
+    """One insight as PostHog's serializer gives it (retrieve, create, update): its result read or
+    computed by ``refresh`` (the query string's, else the body's), dashboard filters applied to the
+    query that runs and is shown (never saved)."""
+    refresh: str | bool | None = request.query_params.get("refresh")
+    if refresh is None and body_refresh is not None:
+        refresh = body_refresh if isinstance(body_refresh, bool) else str(body_refresh)
     with state.db.read() as session:
-        insight = find_insight(session, actor.project_id, lookup)
+        insight = find_insight(session, actor.project_id, lookup, include_deleted=include_deleted)
         session.expunge(insight)  # a detached copy: the effective query below is never saved
-    for each in filters:
-        insight.query = apply_dashboard_filters(insight.query, each)
+    insight.query = overrides.apply_filters(insight.query, filters)
     # Computing may take a while: no database session is held meanwhile.
     computed = (
         None
@@ -146,8 +164,9 @@ def _retrieve(request: Request, state: State, actor: Actor, lookup: str, scope: 
             [insight],
             team_id=actor.project_id,
             project=ProjectSettings.of(actor.project),
-            mode=mode,
+            mode=parse_refresh(refresh, lenient=True),
             client_query_id=request.query_params.get("client_query_id"),
+            refresh_requested=refresh_requested(refresh),
             raise_errors=True,
             scope=scope,
         )
@@ -156,28 +175,41 @@ def _retrieve(request: Request, state: State, actor: Actor, lookup: str, scope: 
         (item,) = serialize_insights(
             session, [insight], basic=basic, timezone=actor.project.timezone, results=computed
         )
-    return ok(item)
+    return ok(item, status_code=status_code)
 
 
-def _update(state: State, actor: InsightWrite, lookup: str, body: InsightBody) -> Response:
-    with state.db.write() as session:
-        insight = update_insight(session, actor, lookup, body.changes())
-        (item,) = serialize_insights(session, [insight], timezone=actor.project.timezone)
-    return ok(item)
+async def _update(request: Request, state: State, actor: Actor, lookup: str, body: InsightBody) -> Response:
+    scope = state.queries.cancel_scope()
+
+    def work() -> Response:
+        filters = overrides.dashboard_filters(overrides.from_query_string(request.query_params))
+        with state.db.write() as session:
+            insight_id = update_insight(session, actor, lookup, body.changes()).id
+        return _respond(request, state, actor, str(insight_id), scope, filters, body.refresh)
+
+    return await while_connected(request, scope, work)
 
 
 @router.patch("/insights/{lookup}/", summary="Update some fields; `deleted` soft-deletes or restores")
-def partial_update(
-    state: State, actor: InsightWrite, lookup: str, body: Annotated[InsightBody | None, Body()] = None
+async def partial_update(
+    request: Request,
+    state: State,
+    actor: InsightWrite,
+    lookup: str,
+    body: Annotated[InsightBody | None, Body()] = None,
 ) -> Response:
-    return _update(state, actor, lookup, body or InsightBody())
+    return await _update(request, state, actor, lookup, body or InsightBody())
 
 
 @router.put("/insights/{lookup}/", summary="Update an insight")
-def update(
-    state: State, actor: InsightWrite, lookup: str, body: Annotated[InsightBody | None, Body()] = None
+async def update(
+    request: Request,
+    state: State,
+    actor: InsightWrite,
+    lookup: str,
+    body: Annotated[InsightBody | None, Body()] = None,
 ) -> Response:
-    return _update(state, actor, lookup, body or InsightBody())
+    return await _update(request, state, actor, lookup, body or InsightBody())
 
 
 @router.delete("/insights/{lookup}/", status_code=405, summary="Not allowed: PATCH `deleted: true` instead")
