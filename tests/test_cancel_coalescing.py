@@ -331,3 +331,15 @@ def test_metrics_count_cache_hits_misses_and_durations(server: ServerThread, hea
     assert metric(server, "insightd_query_duration_seconds_count") == durations + 1
     text = httpx.get(f"{server.base_url}/metrics").text
     assert 'route="/api/projects/{project_id}/query/"' in text and "insightd_http_request_duration" in text
+
+
+def test_deleting_a_running_async_query_forgets_it(server: ServerThread, heavy: Tenant) -> None:
+    """PostHog's DELETE /query/{id}/: the query is cancelled and its status deleted (a later GET is 404)."""
+    client = heavy.client()
+    started = post_query(client, heavy, ENDLESS, "job-2", refresh="force_async")
+    assert started.status_code == 202
+    wait_until(lambda: running(server, heavy.project_id, "job-2"), "the engine to run the job")
+    deleted = client.delete(f"{heavy.base}/query/job-2/")
+    assert (deleted.status_code, deleted.json()) == (200, {"message": "Cancelled query on clickhouse"})
+    assert client.get(f"{heavy.base}/query/job-2/").status_code == 404
+    engine_free(client, heavy)
