@@ -77,6 +77,13 @@ class Settings(BaseSettings):
         le=32,
         description="Query connections to the embedded engine: how many insight queries run at once.",
     )
+    queries_per_project: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Computations of one project that run at once; more wait for a slot (default: one "
+        "less than engine_connections, at least 1, so one project cannot take every connection).",
+    )
     site_url: str | None = Field(default=None, description="Public base URL, used in absolute links.")
     wal_fsync: bool = Field(
         default=False,

@@ -86,8 +86,15 @@ class AppState:
         if self._queries is None:
             with self._engine_lock:
                 if self._queries is None:
+                    per_project = self.settings.queries_per_project or max(
+                        1, self.settings.engine_connections - 1
+                    )
                     self._queries = QueryService(
-                        lambda: self.engine, MemoryCache(), coalescer=self.coalescer, metrics=self.metrics
+                        lambda: self.engine,
+                        MemoryCache(),
+                        coalescer=self.coalescer,
+                        metrics=self.metrics,
+                        per_project=per_project,
                     )
         return self._queries
 

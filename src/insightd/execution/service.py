@@ -27,6 +27,7 @@ from insightd.engine.base import Engine, QueryCancelled, QueryTimeout
 from insightd.errors import InsightdError, NotFound, QueryError, ValidationFailed
 from insightd.execution.cache import CachedResult, ResultCache
 from insightd.execution.cancellation import CancelScope, waiter_id
+from insightd.execution.fairness import ProjectSlots
 from insightd.execution.keys import cache_key, cache_payload
 from insightd.execution.killable import KillableEngine, engine_query_id
 from insightd.execution.modes import ExecutionMode, client_refresh_gap, is_stale, target_age
@@ -86,8 +87,10 @@ class QueryService:
         workers: int = 32,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         settings: Mapping[str, Any] | None = None,
+        per_project: int = 2,
     ) -> None:
         self._engine, self.cache, self.clock = engine, cache, clock
+        self.slots = ProjectSlots(per_project)  # computations of one project at once
         self.metrics = metrics
         self.coalescer: Coalescer = coalescer if coalescer is not None else LocalCoalescer(metrics)
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
@@ -188,18 +191,20 @@ class QueryService:
     def _execute(self, model: BaseModel, key: str, request: QueryRequest, flight_id: str) -> CachedResult:
         """One flight's work, on a coalescer worker: run the query and store the result."""
         engine = self._start_flight(flight_id)
-        ctx = QueryContext(
-            team_id=request.team_id,
-            project=request.project,
-            engine=engine,
-            query_id=engine.query_id,
-            now=self.clock(),
-            settings=dict(self.settings),
-        )
         started = time.perf_counter()
+        limit = float(self.settings["max_execution_time"])
         try:
-            runner = runner_for(model, ctx)
-            response = runner.calculate()
+            with self.slots.slot(request.team_id, timeout=limit, stopped=lambda: engine.killed):
+                ctx = QueryContext(
+                    team_id=request.team_id,
+                    project=request.project,
+                    engine=engine,
+                    query_id=engine.query_id,
+                    now=self.clock(),
+                    settings=dict(self.settings),
+                )
+                runner = runner_for(model, ctx)
+                response = runner.calculate()
         except QueryCancelled as exc:
             raise QueryError(CANCELLED, code="query_cancelled") from exc
         except QueryTimeout as exc:
