@@ -326,6 +326,8 @@ def test_exclusions_of_a_step_event_walk_excluded_persons_in_python(server: Serv
     interval=st.sampled_from(["hour", "day"]),
     timezone=st.sampled_from(["UTC", "America/Phoenix", "Asia/Kathmandu"]),
     span=st.sampled_from([(0, 2), (0, 1), (1, 2)]),
+    exclusion=st.sampled_from([None, (0, 1), (1, 2), (0, 2)]),
+    by_id=st.booleans(),
 )
 def test_sql_funnel_trends_equal_the_python_walk(
     server: ServerThread,
@@ -334,13 +336,25 @@ def test_sql_funnel_trends_equal_the_python_walk(
     interval: str,
     timezone: str,
     span: tuple[int, int],
+    exclusion: tuple[int, int] | None,
+    by_id: bool,
 ) -> None:
-    """The trends visualisation (conversion per period of entry) in SQL equals the Python walk's."""
+    """The trends visualisation (conversion per period of entry) in SQL equals the Python walk's, with
+    "other" events excluded between two steps too (persons with ties then walk in Python: fetched by
+    id, or by condition as when there are many)."""
     tenant = new_tenant(server, timezone=timezone)
     insert_events(server, tenant.project_id, events)
-    viz = {"funnelVizType": "trends", "funnelFromStep": span[0], "funnelToStep": span[1]}
+    viz: dict[str, Any] = {"funnelVizType": "trends", "funnelFromStep": span[0], "funnelToStep": span[1]}
+    if exclusion:
+        start, end = exclusion
+        viz["exclusions"] = [
+            {"kind": "EventsNode", "event": "other", "funnelFromStep": start, "funnelToStep": end}
+        ]
     query = {**funnel(minutes, funnelsFilter=viz), "interval": interval}
-    sql = run(tenant, query, refresh="force_blocking")["results"]
+    with pytest.MonkeyPatch.context() as patch:
+        if not by_id:
+            patch.setattr(funnels, "PYTHON_WALK_IDS", 0)
+        sql = run(tenant, query, refresh="force_blocking")["results"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(funnel_sql, "trends_applicable", lambda *_: False)
         python = run(tenant, query, refresh="force_blocking")["results"]

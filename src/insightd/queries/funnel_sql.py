@@ -42,25 +42,64 @@ def applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
 
 
 def trends_applicable(query: FunnelsQuery, flt: FunnelsFilter) -> bool:
-    """The funnel ``trends`` visualisation of an ordered funnel without exclusions over distinct named
-    steps: each start's level is its greedy chain's (``start_levels``)."""
+    """The funnel ``trends`` visualisation of an ordered funnel over distinct named steps, with
+    exclusions of other events: each start's level is its greedy chain's (``start_levels``)."""
     ordered = (flt.funnelOrderType or "ordered") == "ordered"
     names = [node.event for node in query.series]
-    distinct = None not in names and len(set(names)) == len(names) <= MAX_SQL_STEPS
-    return ordered and not flt.exclusions and distinct
+    every = names + [x.event for x in flt.exclusions or []]
+    distinct = None not in every and len(set(every)) == len(every) and len(names) <= MAX_SQL_STEPS
+    return ordered and distinct and len(exclusion_ranges(flt)) <= MAX_SQL_EXCLUSIONS
 
 
-def start_levels(events: str, steps: int, window_us: int) -> str:
-    """Rows ``(actor, start, level)``: every start (step-1 event, shifted µs) of every actor and the
-    level of the walk from that start alone (its greedy chain within ``W``), from ``events`` = rows of
-    ``a`` and ``actor``. This is what the Python trends walk computes per start."""
+def start_levels(events: str, steps: int, window_us: int, ranges: Sequence[tuple[int, int]] = ()) -> str:
+    """Rows ``(actor, start, level, mixed)``: every start (step-1 event, shifted µs) of every actor and
+    the level of the walk from that start alone (its greedy chain within ``W``), from ``events`` = rows
+    of ``a`` and ``actor``. This is what the Python trends walk computes per start.
+
+    ``ranges``: the exclusions' distinct (from, to) steps, whose events carry ``EXCLUSION_CODE`` + their
+    index. The walk from one start is excluded (level 0) when an exclusion event comes after its chain
+    has done from + 1 steps and before it has done to + 1, within ``W`` of the start: for each range,
+    the first exclusion event after the chain's step-(from + 1) event (``_at_chain_step``) decides.
+    ``mixed``: with exclusions, two events of different codes at one timestamp (the Python walk's tie
+    rules decide for those actors)."""
+    layers = walk_layers(steps, window_us)[:3]  # ts/st, the chains' times, the levels
+    first = [f"arrayFilter((t, x) -> x = 1, ts, st) AS N{j}" for j in range(len(ranges))]
+    for j, (start, _end) in enumerate(ranges):
+        code = EXCLUSION_CODE + j
+        own = f"arrayMap((t, x) -> if(x = {code}, t, 0), ts, st)"
+        nxt = f"arrayReverseFill((v, x) -> x = {code}, {own}, st)"  # the next such event's time
+        first[j] = f"{_at_chain_step(start + 1, nxt)} AS N{j}"
+    extra = [f"N{j}" for j in range(len(ranges))]
+    if ranges:
+        layers[1] = (layers[1][0], [*layers[1][1], *first, _MIXED])
+        layers[2] = ([*layers[2][0], *extra, "mixed"], layers[2][1])
     sql = events
-    for keep, added in walk_layers(steps, window_us)[:3]:  # ts/st, the chains' times, the levels
+    for keep, added in layers:
         sql = f"SELECT {', '.join([*keep, 'actor', *added])} FROM ({sql})"
-    return (
-        "SELECT actor, tupleElement(p, 1) AS start, tupleElement(p, 2) AS level "
-        f"FROM ({sql}) ARRAY JOIN arrayZip(T1, L) AS p"
+    joined = ["T1 AS start", "L AS level0", *(f"{n} AS {n.lower()}" for n in extra)]
+    joined += [f"T{m} AS t{m}" for m in sorted({end + 1 for _start, end in ranges} - {1})]
+    excluded = " OR ".join(
+        f"(level0 >= {start + 1} AND n{j} > 0 AND n{j} - start <= {window_us} "
+        f"AND (level0 < {end + 1} OR n{j} < t{end + 1}))"
+        for j, (start, end) in enumerate(ranges)
     )
+    level = f"if({excluded}, 0, level0)" if ranges else "level0"
+    mixed = "mixed" if ranges else "0"
+    return (
+        f"SELECT actor, start, toUInt8({level}) AS level, {mixed} AS mixed "
+        f"FROM ({sql}) ARRAY JOIN {', '.join(joined)}"
+    )
+
+
+def _at_chain_step(k: int, values: str) -> str:
+    """Per start (step-1 position), ``values`` at the position of its greedy chain's step-k event (0
+    where the chain has none): ``walk_layers``' backward fills, over ``values`` instead of times."""
+    if k == 1:
+        return f"arrayFilter((v, x) -> x = 1, {values}, st)"
+    fill = f"arrayReverseFill((v, x) -> x = {k}, arrayMap((v, x) -> if(x = {k}, v, 0), {values}, st), st)"
+    for i in range(k - 1, 1, -1):
+        fill = f"arrayReverseFill((v, x) -> x = {i}, arrayMap((h, x) -> if(x = {i}, h, 0), {fill}, st), st)"
+    return f"arrayFilter((h, x) -> x = 1, {fill}, st)"
 
 
 def hybrid(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
@@ -84,26 +123,28 @@ def exclusions_applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> 
         and order in ("ordered", "unordered")
         and _shape(query, flt, viz)
         and distinct
-        and len(_ranges(flt)) <= MAX_SQL_EXCLUSIONS
+        and len(exclusion_ranges(flt)) <= MAX_SQL_EXCLUSIONS
         and len(names) - len(exclusions) <= MAX_SQL_EXCLUSION_STEPS
     )
 
 
-def _ranges(flt: FunnelsFilter) -> list[tuple[int, int]]:
+def exclusion_ranges(flt: FunnelsFilter) -> list[tuple[int, int]]:
+    """The exclusions' distinct (from, to) steps: exclusion events of range j carry code
+    ``EXCLUSION_CODE + j`` (``exclusion_codes``)."""
     ranges = [(x.funnelFromStep, x.funnelToStep) for x in flt.exclusions or []]
     return list(dict.fromkeys(ranges))
 
 
 def exclusion_codes(flt: FunnelsFilter) -> list[int]:
     """Each exclusion's step code in the SQL walks (``EXCLUSION_CODE`` and up)."""
-    ranges = _ranges(flt)
+    ranges = exclusion_ranges(flt)
     return [EXCLUSION_CODE + ranges.index((x.funnelFromStep, x.funnelToStep)) for x in flt.exclusions or []]
 
 
 def exclusion_marks(flt: FunnelsFilter) -> dict[int, list[int]]:
     """Per level m (paths that completed m steps): the codes of the exclusions that mark such paths."""
     marks: dict[int, list[int]] = {}
-    for index, (start, end) in enumerate(_ranges(flt)):
+    for index, (start, end) in enumerate(exclusion_ranges(flt)):
         for level in range(start + 1, end + 1):
             marks.setdefault(level, []).append(EXCLUSION_CODE + index)
     return marks

@@ -498,28 +498,42 @@ class FunnelsRunner:
         }
 
     def _sql_trends(self, rng: ResolvedRange) -> list[dict[str, Any]]:
-        """``_trends`` in SQL: per actor and bucket the best level of the starts in that bucket."""
+        """``_trends`` in SQL: per actor and bucket the best level of the starts in that bucket. With
+        exclusions, actors with different events at one timestamp (``mixed``) take the Python walk."""
         params = Params()
-        events = self._events(rng, params, self._step(params), names=self._step_names())
+        exclusions = self.filter.exclusions or []
+        names = self._step_names() + [str(x.event) for x in exclusions]
+        events = self._events(rng, params, self._step(params, exclusions=bool(exclusions)), names=names)
         evs = (
             f"SELECT arraySort(groupArray({ENCODED})) AS a, events.pid AS actor FROM {events} "
             "WHERE steps > 0 GROUP BY events.pid HAVING countIf(steps = 1) > 0"
         )
-        starts = funnel_sql.start_levels(evs, self.steps, self.window_us)
+        ranges = funnel_sql.exclusion_ranges(self.filter)
+        starts = funnel_sql.start_levels(evs, self.steps, self.window_us, ranges)
         utc = f"fromUnixTimestamp64Micro(start - {funnel_sql.EPOCH_SHIFT}, 'UTC')"
         moment = f"toTimeZone({utc}, '{self.ctx.timezone}')"
         bucket = BUCKET_FUNCTIONS[rng.interval].format(t=moment, week_mode=week_mode(rng.week_start))
         from_step, to_step = self._trend_steps()
+        counts = f"countIf(lv >= {from_step} AND NOT mx), countIf(lv >= {to_step} AND NOT mx)"
         sql = (
-            f"SELECT toString(b), countIf(lv >= {from_step}), countIf(lv >= {to_step}) FROM ("
-            f"SELECT actor, {bucket} AS b, max(level) AS lv FROM ({starts}) GROUP BY actor, b) GROUP BY b"
+            f"SELECT toString(b), {counts}, groupArrayIf(toString(actor), mx) FROM ("
+            f"SELECT actor, {bucket} AS b, max(level) AS lv, max(mixed) AS mx FROM ({starts}) "
+            "GROUP BY actor, b) GROUP BY b"
         )
         slot_of, size = rng.slots(), len(rng.buckets())
         entered, converted = [0] * size, [0] * size
-        for bucket_text, entering, converting in self.ctx.execute(sql, params.values).rows:
+        mixed: set[str] = set()
+        for bucket_text, entering, converting, tied in self.ctx.execute(sql, params.values).rows:
+            mixed.update(str(actor) for actor in tied)
             slot = slot_of(bucket_text)
             if slot is not None:
                 entered[slot], converted[slot] = int(entering), int(converting)
+        if mixed:  # by id when few, else by the same condition (a superset), keeping only these
+            few = len(mixed) <= PYTHON_WALK_IDS
+            fetched = self.fetch(rng, only=None if few else "tied", actors=sorted(mixed) if few else None)
+            more = self._trend_counts([(actor, evs) for actor, evs in fetched if actor in mixed], rng)
+            entered = [a + b for a, b in zip(entered, more[0], strict=True)]
+            converted = [a + b for a, b in zip(converted, more[1], strict=True)]
         return self._trend_series(entered, converted, rng)
 
     def _trend_steps(self) -> tuple[int, int]:
@@ -535,6 +549,12 @@ class FunnelsRunner:
         return [{"count": len(entered), "data": data, "days": rng.day_strings(), "labels": rng.labels()}]
 
     def _trends(self, actors: list[tuple[str, list[Event]]], rng: ResolvedRange) -> list[dict[str, Any]]:
+        return self._trend_series(*self._trend_counts(actors, rng), rng)
+
+    def _trend_counts(
+        self, actors: list[tuple[str, list[Event]]], rng: ResolvedRange
+    ) -> tuple[list[int], list[int]]:
+        """Per bucket, the actors entering (a start in it reaching ``funnelFromStep``) and converting."""
         buckets = rng.buckets()
         index = {b: i for i, b in enumerate(buckets)}
         from_step, to_step = self._trend_steps()
@@ -559,4 +579,4 @@ class FunnelsRunner:
                     entered[slot] += 1
                     if step + 1 >= to_step:
                         converted[slot] += 1
-        return self._trend_series(entered, converted, rng)
+        return entered, converted
