@@ -51,3 +51,26 @@ def test_nul_in_query_parameters(api: httpx.Client, tenant: Tenant) -> None:
     ):
         response = api.get(f"{tenant.base}/insights/", params=params)
         assert response.status_code in (200, 400), (params, response.text)
+
+
+@pytest.mark.parametrize(
+    ("query", "attr"),
+    [
+        ({"kind": "HogQLQuery", "query": "SELECT {v}", "values": {"v": 10**30}}, "query__values__v"),
+        (
+            {
+                "kind": "DataTableNode",
+                "source": {"kind": "HogQLQuery", "query": "SELECT 1", "tags": {"n": [-(2**64)]}},
+            },
+            "query__source__tags__n__0",
+        ),
+    ],
+)
+def test_integers_past_64_bits_in_a_query_are_refused(
+    api: httpx.Client, tenant: Tenant, query: dict[str, Any], attr: str
+) -> None:
+    response = api.post(f"{tenant.base}/query/", json={"query": query, "refresh": "force_blocking"})
+    assert response.status_code == 400, response.text
+    assert response.json()["attr"] == attr and "integer out of range" in response.json()["detail"]
+    insight = api.post(f"{tenant.base}/insights/", json={"query": query})
+    assert insight.status_code == 400, insight.text

@@ -73,7 +73,23 @@ def validate_query(query: Any) -> dict[str, Any]:
                 raise InvalidQuery(f"{source_kind} requires 'series' to be a list")
         if source_kind == "HogQLQuery" and not isinstance(source.get("query"), str):
             raise InvalidQuery("HogQLQuery requires 'query' to be a string")
+    if (where := huge_integer(query)) is not None:
+        raise InvalidQuery(f"Integer out of range at '{where or kind}'")
     return query
+
+
+def huge_integer(value: Any, path: tuple[str | int, ...] = ()) -> str | None:
+    """Where (an ``attr``-style path, ``a__0__b``) ``value`` holds an integer outside the 64-bit range
+    that ClickHouse, orjson and cache keys stop at; None when it holds none."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "__".join(map(str, path)) if not -(2**63) <= value < 2**64 else None
+    children = (
+        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    )
+    for key, child in children:
+        if (where := huge_integer(child, (*path, key))) is not None:
+            return where
+    return None
 
 
 def insight_type(query: dict[str, Any] | None, filters: dict[str, Any] | None = None) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from insightd.domain.queries import huge_integer
 from insightd.errors import QueryError
 from insightd.queries.funnels import FunnelsRunner
 from insightd.queries.hogql import HogQLRunner
@@ -51,6 +52,11 @@ def parse_query(raw: Any) -> BaseModel:
             f"{', '.join(sorted(MODELS))}.",
             code="unsupported_query_kind",
             attr=f"{prefix}__kind",
+        )
+    if (where := huge_integer(node)) is not None:  # ClickHouse, orjson and the cache key stop at 64 bits
+        raise QueryError(
+            f"Invalid {kind}: integer out of range (at {where or kind}).",
+            attr=f"{prefix}__{where}" if where else prefix,
         )
     try:
         return model.model_validate(node)
