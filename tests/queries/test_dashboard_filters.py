@@ -81,3 +81,136 @@ def test_bad_filter_overrides_are_400s(server: ServerThread) -> None:
     bad_filter = json.dumps({"properties": [{"key": "x", "operator": "resembles"}]})
     response = tenant.client().get(url, params={"filters_override": bad_filter, "refresh": "blocking"})
     assert response.status_code == 400 and "operator" in response.json()["detail"]
+
+
+CHROME = {"key": "$browser", "value": "Chrome", "operator": "exact", "type": "event"}
+FIREFOX = {"key": "$browser", "value": "Firefox", "operator": "exact", "type": "event"}
+PRO = {"key": "plan", "value": "pro", "operator": "exact", "type": "event"}
+MARCH = {"date_from": "2024-03-01", "date_to": "2024-03-15"}
+
+
+def _chrome_views(tenant: Tenant, **extra: Any) -> dict[str, Any]:
+    """A saved BoldNumber of Chrome page views in the first half of March (4 of them)."""
+    source = trends(
+        [ev("$pageview")], dateRange=MARCH, properties=[CHROME], trendsFilter={"display": "BoldNumber"}
+    )
+    body = {"name": "views", "query": {"kind": "InsightVizNode", "source": source}, **extra}
+    created: dict[str, Any] = tenant.client().post(f"{tenant.base}/insights/", json=body).json()
+    return created
+
+
+def _count(body: dict[str, Any]) -> Any:
+    return body["result"][0]["aggregated_value"]
+
+
+def test_a_dashboard_filter_replaces_a_contradicting_insight_filter(server: ServerThread) -> None:
+    """Current PostHog (``remove_query_properties_overridden_by``): the insight's own filter that a dashboard
+    filter contradicts on the same property is dropped, instead of AND-ing both into nothing; a compatible
+    one (``is set``) stacks with it."""
+    tenant = _tenant(server)
+    insight = _chrome_views(tenant)
+    firefox = _retrieve(tenant, insight["id"], filters_override={"properties": [FIREFOX]})
+    assert _count(firefox) == 1  # Firefox views, not Chrome AND Firefox (0)
+    assert firefox["query"]["source"]["properties"] == [FIREFOX]
+
+    is_set = {"key": "$browser", "operator": "is_set", "type": "event"}
+    stacked = _retrieve(tenant, insight["id"], filters_override={"properties": [is_set, PRO]})
+    assert _count(stacked) == 3  # Chrome AND set AND pro
+    assert stacked["query"]["source"]["properties"]["values"] == [
+        {"type": "AND", "values": [CHROME]},
+        {"type": "AND", "values": [is_set, PRO]},
+    ]
+
+    # A tile's filter over the dashboard's: its date range replaces the dashboard's as one unit, and its
+    # contradicting property replaces the dashboard's (and the insight's).
+    both = _retrieve(
+        tenant,
+        insight["id"],
+        filters_override={"properties": [CHROME], "date_from": "2024-03-02", "date_to": "2024-03-02"},
+        tile_filters_override={"properties": [FIREFOX], "date_from": "2024-03-01"},
+    )
+    assert _count(both) == 1 and both["query"]["source"]["properties"] == [FIREFOX]
+    assert both["query"]["source"]["dateRange"]["date_to"] is None
+
+
+def test_from_dashboard_applies_the_dashboards_filters(server: ServerThread) -> None:
+    tenant = _tenant(server)
+    client = tenant.client()
+    filters = {"date_from": "2024-03-01", "date_to": "2024-03-01T23:59:59", "properties": [PRO]}
+    board = client.post(f"{tenant.base}/dashboards/", json={"name": "Pro", "filters": filters}).json()
+    insight = _chrome_views(tenant, dashboards=[board["id"]])
+
+    plain = _retrieve(tenant, insight["id"])
+    assert _count(plain) == 4 and "color" not in plain and "layouts" not in plain
+    seen = client.get(
+        f"{tenant.base}/insights/{insight['id']}/",
+        params={"refresh": "blocking", "from_dashboard": str(board["id"])},
+    ).json()
+    assert _count(seen) == 1  # Chrome AND pro on March 1st
+    assert seen["query"]["source"]["dateRange"]["date_to"] == "2024-03-01T23:59:59"
+    assert seen["color"] is None and seen["layouts"] == {}  # the tile's (insightd sets neither yet)
+    assert seen["filters_hash"] != plain["filters_hash"]  # the cache key follows the effective query
+
+    # Read back from the cache under the dashboard's filters, not the insight's own result.
+    cached = client.get(f"{tenant.base}/insights/{insight['id']}/", params={"from_dashboard": board["id"]})
+    assert _count(cached.json()) == 1 and cached.json()["is_cached"] is True
+
+    # filters_override goes over the dashboard's filters key by key.
+    params = {"refresh": "blocking", "from_dashboard": board["id"], "filters_override": json.dumps(MARCH)}
+    wider = client.get(f"{tenant.base}/insights/{insight['id']}/", params=params).json()
+    assert _count(wider) == 3  # Chrome AND pro (still the dashboard's) in the first half of March
+
+    # Basic: the saved query, with the tile's fields.
+    basic = client.get(
+        f"{tenant.base}/insights/{insight['id']}/", params={"basic": "true", "from_dashboard": board["id"]}
+    ).json()
+    assert basic["query"]["source"]["dateRange"] == MARCH and basic["layouts"] == {}
+
+
+def test_from_dashboard_is_ignored_when_the_insight_is_not_on_it(server: ServerThread) -> None:
+    """PostHog looks the tile up by dashboard and insight: no tile (another dashboard, another project's,
+    a deleted one, not a number) is no dashboard context, not an error."""
+    tenant = _tenant(server)
+    client = tenant.client()
+    narrow = {"date_from": "2024-03-01", "date_to": "2024-03-01T23:59:59", "properties": [PRO]}
+    elsewhere = client.post(f"{tenant.base}/dashboards/", json={"name": "E", "filters": narrow}).json()
+    own = client.post(f"{tenant.base}/dashboards/", json={"name": "O", "filters": narrow}).json()
+    insight = _chrome_views(tenant, dashboards=[own["id"]])
+    other = _tenant(server)
+    foreign = other.client().post(f"{other.base}/dashboards/", json={"name": "F", "filters": narrow}).json()
+    client.patch(f"{tenant.base}/dashboards/{own['id']}/", json={"deleted": True})
+
+    for board_id in (elsewhere["id"], foreign["id"], own["id"], "abc", "-1", "9" * 30):
+        params = {"refresh": "blocking", "from_dashboard": str(board_id)}
+        body = client.get(f"{tenant.base}/insights/{insight['id']}/", params=params)
+        assert body.status_code == 200, (board_id, body.text)
+        assert _count(body.json()) == 4 and "color" not in body.json(), board_id
+
+
+def test_dashboard_retrieve_shows_tiles_under_its_filters(server: ServerThread) -> None:
+    tenant = _tenant(server)
+    client = tenant.client()
+    board = client.post(
+        f"{tenant.base}/dashboards/", json={"name": "D", "filters": {"properties": [FIREFOX]}}
+    ).json()
+    insight = _chrome_views(tenant, dashboards=[board["id"]])
+    url = f"{tenant.base}/dashboards/{board['id']}/"
+
+    (tile,) = client.get(url).json()["tiles"]  # by default from the cache only: nothing yet
+    assert tile["insight"]["result"] is None and tile["insight"]["query"]["source"]["properties"] == [FIREFOX]
+    (tile,) = client.get(url, params={"refresh": "blocking"}).json()["tiles"]
+    assert _count(tile["insight"]) == 1 and tile["order"] == 0
+    assert tile["last_refresh"] == tile["insight"]["last_refresh"] is not None
+
+    # The same cache entry as the insight seen from the dashboard.
+    seen = client.get(f"{tenant.base}/insights/{insight['id']}/", params={"from_dashboard": board["id"]})
+    assert seen.json()["is_cached"] is True and _count(seen.json()) == 1
+
+    override = {"properties": [PRO]}
+    (tile,) = client.get(
+        url, params={"refresh": "blocking", "filters_override": json.dumps(override)}
+    ).json()["tiles"]
+    assert _count(tile["insight"]) == 3  # the override's properties replace the dashboard's key by key
+    assert client.get(f"{tenant.base}/insights/{insight['id']}/").json()["query"]["source"]["properties"] == [
+        CHROME
+    ]  # the saved insight is untouched

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from insightd.errors import ValidationFailed
-from insightd.queries.dashboard_filters import apply_dashboard_filters, dashboard_filter
+from insightd.queries.dashboard_filters import Overrides, dashboard_filter
 
-FILTER_OVERRIDES = ("filters_override", "tile_filters_override")  # the dashboard's, then the tile's
+__all__ = ["Overrides", "checked", "from_query_string"]
 OVERRIDE_PARAMETERS = ("filters_override", "variables_override", "tile_filters_override")
 
 
@@ -23,7 +23,7 @@ def from_query_string(params: Mapping[str, str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for name in OVERRIDE_PARAMETERS:
         text = params.get(name)
-        if text is not None:
+        if text:  # an empty value is no override, as PostHog's ``*_requested_by_client``
             try:
                 overrides[name] = orjson.loads(text)
             except orjson.JSONDecodeError:
@@ -31,15 +31,14 @@ def from_query_string(params: Mapping[str, str]) -> dict[str, Any]:
     return overrides
 
 
-def dashboard_filters(overrides: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The filters to apply, in order, each checked for shape (a 400 before anything runs)."""
+def checked(overrides: Mapping[str, Any]) -> Overrides:
+    """The overrides, each checked for shape (a 400 before anything runs)."""
     variables = overrides.get("variables_override")
     if variables is not None and not isinstance(variables, dict):
         raise ValidationFailed("variables_override must be a JSON object.", attr="variables_override")
-    return [dashboard_filter(overrides[n], n) for n in FILTER_OVERRIDES if overrides.get(n) is not None]
 
+    def layer(name: str) -> dict[str, Any] | None:
+        value = overrides.get(name)
+        return None if value is None else dashboard_filter(value, name)
 
-def apply_filters(query: Any, filters: list[dict[str, Any]]) -> Any:
-    for each in filters:
-        query = apply_dashboard_filters(query, each)
-    return query
+    return Overrides(layer("filters_override"), layer("tile_filters_override"), variables)

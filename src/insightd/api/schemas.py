@@ -90,6 +90,12 @@ class DashboardWrite(_Body):
     pinned: bool | None = None
     deleted: bool | None = None
     tags: list[Text] | None = None
+    filters: Any = Field(
+        None,
+        description="Filters applied to every insight on the dashboard: date_from, date_to, explicitDate, "
+        "properties, breakdown_filter, interval, filterTestAccounts. An empty value leaves them as they are.",
+    )
+    variables: Any = Field(None, description="SQL variable values by variable id (stored; unused so far).")
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from insightd.domain.tags import normalize_tags
-from insightd.errors import NotFound
+from insightd.errors import NotFound, ValidationFailed
+from insightd.queries.dashboard_filters import Overrides, dashboard_filter
 from insightd.services.activity import change, log_activity
 from insightd.services.context import Actor
 from insightd.services.representations import serialize_insights, users_by_id
@@ -17,6 +19,8 @@ from insightd.store.models import Dashboard, DashboardTile, Insight
 from insightd.store.types import utcnow
 
 SCOPE = "Dashboard"
+# Serializes the insights of a dashboard's tiles (basic ones unless the route computes results).
+TileInsights = Callable[[Session, Dashboard, list[Insight]], list[dict[str, Any]]]
 
 
 def find_dashboard(
@@ -31,13 +35,29 @@ def find_dashboard(
     return dashboard
 
 
+def _written(data: dict[str, Any], field: str) -> dict[str, Any] | None:
+    """A dashboard's ``filters`` or ``variables`` as a request sets them, as PostHog's serializer: an
+    empty value (``{}``, ``null``, ``""``) changes nothing, anything else must be a JSON object (its 400
+    says "Filters must be a dictionary" for variables too, as PostHog's does)."""
+    value = data.get(field)
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationFailed("Filters must be a dictionary", code="invalid")
+    return dashboard_filter(value, field) if field == "filters" else value
+
+
 def create_dashboard(session: Session, actor: Actor, data: dict[str, Any]) -> Dashboard:
+    """PostHog's create reads ``filters`` from the request; ``variables`` are only copied when
+    duplicating a dashboard, so a new one starts without."""
     now = utcnow()
     dashboard = Dashboard(
         project_id=actor.project_id,
         name=data.get("name"),
         description=data.get("description") or "",
         pinned=bool(data.get("pinned", False)),
+        filters=_written(data, "filters") or {},
+        variables={},
         created_at=now,
         created_by_id=actor.user.id,
         last_modified_at=now,
@@ -68,6 +88,11 @@ def update_dashboard(session: Session, actor: Actor, dashboard_id: int, data: di
                 continue
             changes.append(change(SCOPE, field, getattr(dashboard, field), data[field]))
             setattr(dashboard, field, data[field])
+    for field in ("filters", "variables"):
+        value = _written(data, field)
+        if value is not None and value != getattr(dashboard, field):
+            changes.append(change(SCOPE, field, getattr(dashboard, field), value))
+            setattr(dashboard, field, value)
     if data.get("tags") is not None:
         diff = replace_tags(
             session, actor.project_id, "dashboard", {dashboard.id: normalize_tags(data["tags"])}
@@ -108,8 +133,16 @@ def list_dashboards(
 
 
 def serialize_dashboards(
-    session: Session, dashboards: list[Dashboard], *, with_tiles: bool
+    session: Session,
+    dashboards: list[Dashboard],
+    *,
+    with_tiles: bool,
+    overrides: Overrides | None = None,
+    tile_insights: TileInsights | None = None,
 ) -> list[dict[str, Any]]:
+    """PostHog's dashboard serializers: the basic one (lists) or, ``with_tiles``, the full one with
+    ``filters`` and ``variables`` (the request's overrides over the stored ones), the stored ones as
+    ``persisted_*``, and the tiles, whose insights ``tile_insights`` serializes."""
     ids = [d.id for d in dashboards]
     tags = tags_for(session, "dashboard", ids)
     users = users_by_id(session, {d.created_by_id for d in dashboards})
@@ -134,12 +167,41 @@ def serialize_dashboards(
             "team_id": dashboard.project_id,
         }
         if with_tiles:
-            data["tiles"] = _tiles(session, dashboard)
+            over = overrides or Overrides()
+            data["filters"] = {**(dashboard.filters or {}), **(over.filters or {})}
+            data["variables"] = {**(dashboard.variables or {}), **(over.variables or {})}
+            data["persisted_filters"] = dashboard.filters or None
+            data["persisted_variables"] = dashboard.variables or None
+            data["tiles"] = _tiles(session, dashboard, tile_insights or _basic_insights)
         out.append(data)
     return out
 
 
-def _tiles(session: Session, dashboard: Dashboard) -> list[dict[str, Any]]:
+def _basic_insights(session: Session, dashboard: Dashboard, insights: list[Insight]) -> list[dict[str, Any]]:
+    return serialize_insights(session, insights, basic=True)
+
+
+def dashboard_tile(
+    session: Session, project_id: int, dashboard_id: str, insight_id: int
+) -> DashboardTile | None:
+    """The live tile of an insight on a dashboard of the project (PostHog's ``from_dashboard`` lookup): none
+    when the insight is not on it, or the dashboard is deleted, of another project or not a dashboard id."""
+    if not dashboard_id.isdigit() or len(dashboard_id) > 18:
+        return None
+    return session.scalar(
+        select(DashboardTile)
+        .join(Dashboard, Dashboard.id == DashboardTile.dashboard_id)
+        .where(
+            DashboardTile.dashboard_id == int(dashboard_id),
+            DashboardTile.insight_id == insight_id,
+            DashboardTile.deleted.is_(False),
+            Dashboard.deleted.is_(False),
+            Dashboard.project_id == project_id,
+        )
+    )
+
+
+def _tiles(session: Session, dashboard: Dashboard, tile_insights: TileInsights) -> list[dict[str, Any]]:
     rows = session.execute(
         select(DashboardTile, Insight)
         .join(Insight, Insight.id == DashboardTile.insight_id)
@@ -150,7 +212,7 @@ def _tiles(session: Session, dashboard: Dashboard) -> list[dict[str, Any]]:
         )
         .order_by(DashboardTile.id)
     ).all()
-    insights = serialize_insights(session, [insight for _, insight in rows], basic=True)
+    insights = tile_insights(session, dashboard, [insight for _, insight in rows])
     return [
         {
             "id": tile.id,
@@ -158,6 +220,9 @@ def _tiles(session: Session, dashboard: Dashboard) -> list[dict[str, Any]]:
             "color": tile.color,
             "deleted": tile.deleted,
             "insight": insight,
+            "order": order,
+            "last_refresh": insight.get("last_refresh"),
+            "is_cached": insight.get("is_cached", False),
         }
-        for (tile, _), insight in zip(rows, insights, strict=True)
+        for order, ((tile, _), insight) in enumerate(zip(rows, insights, strict=True))
     ]

@@ -159,6 +159,10 @@ class Dashboard(Base):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     creation_mode: Mapped[str] = mapped_column(String(16), default="default")
+    # PostHog's dashboard filters (date range, properties, breakdown, interval, test accounts), applied to
+    # every insight seen through the dashboard, and its SQL variable values (stored, not used yet).
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    variables: Mapped[dict[str, Any] | None] = mapped_column(nullable=True, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_modified_at: Mapped[datetime] = mapped_column(default=utcnow)

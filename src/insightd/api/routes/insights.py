@@ -18,9 +18,11 @@ from insightd.domain.values import str_to_bool
 from insightd.execution.cancellation import CancelScope
 from insightd.execution.insights import insight_results
 from insightd.execution.modes import parse_refresh, refresh_requested
+from insightd.queries.dashboard_filters import effective_query
 from insightd.queries.project import ProjectSettings
 from insightd.services.activity import list_activity
 from insightd.services.context import Actor
+from insightd.services.dashboards import dashboard_tile, find_dashboard
 from insightd.services.insight_list import list_insights
 from insightd.services.insights import create_insight, find_insight, update_insight
 from insightd.services.representations import serialize_insights
@@ -81,10 +83,10 @@ async def create(
 
 
 def _create(request: Request, state: State, actor: Actor, body: InsightBody, scope: CancelScope) -> Response:
-    filters = overrides.dashboard_filters(overrides.from_query_string(request.query_params))
+    over = overrides.checked(overrides.from_query_string(request.query_params))
     with state.db.write() as session:
         insight_id = create_insight(session, actor, body.changes()).id
-    return _respond(request, state, actor, str(insight_id), scope, filters, body.refresh, status_code=201)
+    return _respond(request, state, actor, str(insight_id), scope, over, body.refresh, status_code=201)
 
 
 def _activity(request: Request, state: State, actor: Actor, item_id: str | None) -> Response:
@@ -127,9 +129,19 @@ async def retrieve(request: Request, state: State, actor: InsightRead, lookup: s
 
 
 def _retrieve(request: Request, state: State, actor: Actor, lookup: str, scope: CancelScope) -> Response:
-    filters = overrides.dashboard_filters(overrides.from_query_string(request.query_params))
+    over = overrides.checked(overrides.from_query_string(request.query_params))
     basic = str_to_bool(request.query_params.get("basic"))
-    return _respond(request, state, actor, lookup, scope, filters, basic=basic, include_deleted=False)
+    return _respond(
+        request,
+        state,
+        actor,
+        lookup,
+        scope,
+        over,
+        basic=basic,
+        include_deleted=False,
+        from_dashboard=request.query_params.get("from_dashboard"),
+    )
 
 
 def _respond(
@@ -138,23 +150,36 @@ def _respond(
     actor: Actor,
     lookup: str,
     scope: CancelScope,
-    filters: list[dict[str, Any]],
+    over: overrides.Overrides,
     body_refresh: Any = None,
     *,
     basic: bool = False,
     include_deleted: bool = True,
     status_code: int = 200,
+    from_dashboard: str | None = None,
 ) -> Response:
     """One insight as PostHog's serializer gives it (retrieve, create, update): its result read or
     computed by ``refresh`` (the query string's, else the body's), dashboard filters applied to the
-    query that runs and is shown (never saved)."""
+    query that runs and is shown (never saved).
+
+    ``from_dashboard`` (retrieve): when the insight has a live tile on that dashboard of the project, the
+    dashboard's filters apply under the request's overrides and the tile's ``color`` and ``layouts`` are
+    added; otherwise it is ignored, as PostHog does (no error, no tile fields)."""
     refresh: str | bool | None = request.query_params.get("refresh")
     if refresh is None and body_refresh is not None:
         refresh = body_refresh if isinstance(body_refresh, bool) else str(body_refresh)
+    tile: dict[str, Any] | None = None
+    dashboard_filters: dict[str, Any] | None = None
     with state.db.read() as session:
         insight = find_insight(session, actor.project_id, lookup, include_deleted=include_deleted)
+        if from_dashboard is not None:
+            found = dashboard_tile(session, actor.project_id, from_dashboard, insight.id)
+            if found is not None:
+                tile = {"color": found.color, "layouts": found.layouts}
+                dashboard_filters = find_dashboard(session, actor.project_id, found.dashboard_id).filters
         session.expunge(insight)  # a detached copy: the effective query below is never saved
-    insight.query = overrides.apply_filters(insight.query, filters)
+    if not basic:  # the basic serializer shows the saved query (PostHog's InsightBasicSerializer)
+        insight.query = effective_query(insight.query, over.effective(dashboard_filters))
     # Computing may take a while: no database session is held meanwhile.
     computed = (
         None
@@ -175,6 +200,8 @@ def _respond(
         (item,) = serialize_insights(
             session, [insight], basic=basic, timezone=actor.project.timezone, results=computed
         )
+    if tile is not None:
+        item.update(tile)
     return ok(item, status_code=status_code)
 
 
@@ -182,10 +209,10 @@ async def _update(request: Request, state: State, actor: Actor, lookup: str, bod
     scope = state.queries.cancel_scope()
 
     def work() -> Response:
-        filters = overrides.dashboard_filters(overrides.from_query_string(request.query_params))
+        over = overrides.checked(overrides.from_query_string(request.query_params))
         with state.db.write() as session:
             insight_id = update_insight(session, actor, lookup, body.changes()).id
-        return _respond(request, state, actor, str(insight_id), scope, filters, body.refresh)
+        return _respond(request, state, actor, str(insight_id), scope, over, body.refresh)
 
     return await while_connected(request, scope, work)
 

@@ -16,6 +16,7 @@ from insightd.api.rendering import NegotiatedRoute, ok
 from insightd.api.waiting import while_connected
 from insightd.execution.modes import ExecutionMode, parse_refresh
 from insightd.execution.service import QueryRequest
+from insightd.queries.dashboard_filters import apply_dashboard_filters
 from insightd.queries.project import ProjectSettings
 
 router = APIRouter(route_class=NegotiatedRoute, tags=["query"])
@@ -52,12 +53,15 @@ async def run_query(
     request: Request, state: State, actor: InsightRead, body: Annotated[QueryBody, Body()]
 ) -> Response:
     mode = execution_mode(body)
-    filters = overrides.dashboard_filters(body.model_dump(include={"filters_override", "variables_override"}))
+    # PostHog's query endpoint applies filters_override as it comes (no dashboard, no tile layer).
+    filters = overrides.checked(
+        body.model_dump(include={"filters_override", "variables_override"})
+    ).effective()
     scope = state.queries.cancel_scope()
     query = QueryRequest(
         team_id=actor.project_id,
         project=ProjectSettings.of(actor.project),
-        query=overrides.apply_filters(body.query, filters),
+        query=apply_dashboard_filters(body.query, filters),
         mode=mode,
         client_query_id=body.client_query_id,
         scope=scope,
