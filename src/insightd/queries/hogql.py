@@ -5,8 +5,11 @@
   of this project's rows, so no other project's rows are reachable. Qualified names (``system.x``),
   table functions (``file``, ``url``, ``remote``, ``numbers`` …), ``SETTINGS``, ``FORMAT``, ``INTO``
   and every write or DDL statement are refused; so are functions that reach outside the data.
-- HogQL sugar: ``properties.$browser``, ``properties['$browser']``, ``person.properties.email``;
-  ``timestamp`` is in the project timezone.
+- HogQL sugar: ``properties.$browser``, ``properties['$browser']``, the event's person (``person.id``,
+  ``person.created_at``, ``person.properties.email``, also as ``events.person…`` / ``e.person…``, resolved
+  through merges); ``timestamp`` is in the project timezone.
+- Calls reach ClickHouse as written (``hogql_dialect``); columns are named and datetimes written as
+  PostHog's (``hogql_columns``).
 - Rows: no LIMIT → 100 (one more is fetched to set ``hasMore``); a LIMIT is capped at 50 000.
   Time: ``max_execution_time``; writes: ``readonly=2``.
 """
@@ -26,8 +29,9 @@ from sqlglot.tokens import TokenType  # type: ignore[attr-defined]
 
 from insightd.engine.base import EngineError, QuerySyntaxError
 from insightd.errors import QueryError
-from insightd.queries import hogql_functions
+from insightd.queries import hogql_columns, hogql_functions
 from insightd.queries.dates import parse_date
+from insightd.queries.hogql_dialect import DIALECT
 from insightd.queries.models import HogQLFilters, HogQLQuery, PropertyFilter
 from insightd.queries.project import ProjectSettings, week_mode
 from insightd.queries.properties import FilterBuilder
@@ -207,7 +211,7 @@ def _leading_name(node: exp.Func) -> str | None:
     """The function name ClickHouse gets for ``node`` (None for syntax such as CASE or ``[1, 2]``)."""
     if isinstance(node, exp.Anonymous):
         return str(node.name)
-    match = re.match(r"\s*[`\"]?([A-Za-z_]\w*)[`\"]?\s*\(", node.sql(dialect="clickhouse"))
+    match = re.match(r"\s*[`\"]?([A-Za-z_]\w*)[`\"]?\s*\(", node.sql(dialect=DIALECT))
     return match.group(1) if match else None
 
 
@@ -273,11 +277,13 @@ class Sandbox:
         self.placeholders = _Placeholders(values, variables)
         self.reserved = frozenset(name.lower() for name in reserved | INTERNAL_TABLES)
         self.text = ""
+        # (column, types name) per select expression of the user's query (None for a ``*``).
+        self.names: list[tuple[str, str] | None] = []
 
     def parse(self, sql: str) -> exp.Query:
         self.text = _quote_dollar_identifiers(sql, self.placeholders)
         try:
-            statements = [s for s in sqlglot.parse(self.text, read="clickhouse") if s]
+            statements = [s for s in sqlglot.parse(self.text, read=DIALECT) if s]
         except (ParseError, TokenError, ValueError, TypeError, IndexError, AttributeError) as exc:
             raise QueryError(f"Syntax error in SQL: {str(exc).splitlines()[0]}") from exc
         if len(statements) != 1:
@@ -353,16 +359,14 @@ class Sandbox:
             return
         raise QueryError(
             f"The right side of IN must be a subquery, a list of values or a CTE name, not "
-            f"'{rhs.sql(dialect='clickhouse')}'."
+            f"'{rhs.sql(dialect=DIALECT)}'."
         )
 
     def _check_table(self, table: exp.Table) -> None:
         if not isinstance(table.this, exp.Identifier):
             raise QueryError("Table functions are not allowed; query the events and persons tables.")
         if table.args.get("db") or table.args.get("catalog"):
-            raise QueryError(
-                f"Unknown table '{table.sql(dialect='clickhouse')}'. Available: events, persons."
-            )
+            raise QueryError(f"Unknown table '{table.sql(dialect=DIALECT)}'. Available: events, persons.")
         if table.args.get("sample"):
             raise QueryError("SAMPLE is not supported in SQL insights.")
         if table.name not in TABLES and table.name not in _visible_ctes(table):
@@ -372,6 +376,7 @@ class Sandbox:
         for call in list(root.find_all(exp.Anonymous)):
             if str(call.name).startswith(VALUE_CALL):
                 call.replace(exp.convert(self.placeholders.found[int(str(call.name)[len(VALUE_CALL) :])]))
+        self.names = hogql_columns.select_names(root.selects)
         person = self._rewrite_properties(root)
         person = self._rewrite_filters(root) or person
         for call in list(root.find_all(exp.Anonymous)):
@@ -384,39 +389,56 @@ class Sandbox:
                 continue
             inner = self._events_sql(person) if table.name == "events" else self._persons_sql()
             alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
-            source = exp.Subquery(this=sqlglot.parse_one(inner, read="clickhouse"), alias=alias.copy())
+            source = exp.Subquery(this=sqlglot.parse_one(inner, read=DIALECT), alias=alias.copy())
             table.replace(source)
         return root
 
     def _rewrite_properties(self, root: exp.Query) -> bool:
+        """HogQL's fields: ``properties.x`` / ``properties['x']`` (also behind a table name or alias) and
+        the event's person (``person.id``, ``person.created_at``, ``person.properties[.x]``, also as
+        ``events.person…`` / ``e.person…``). True if the person is used."""
         uses_person = False
-        for column in list(root.find_all(exp.Column)):
-            parts = [p.name for p in column.parts]
+        for node in list(root.find_all(exp.Column, exp.Dot, exp.Bracket)):
+            parent = node.parent
+            if (
+                isinstance(parent, exp.Dot | exp.Bracket)
+                and parent.this is node
+                and hogql_columns.chain(parent) is not None
+            ):
+                continue  # part of a longer chain, rewritten with it
+            parts = hogql_columns.chain(node)
+            if parts is None or (isinstance(node, exp.Column) and len(parts) == 1):
+                continue
+            owner = parts[:1] if len(parts) > 2 and parts[1] == "person" and parts[0] != "person" else []
+            rest = parts[len(owner) :]
+            if rest[0] == "person":
+                target = self._person_field(rest)
+                if target is None:
+                    continue
+                uses_person = True
+                column, keys = target
+                column = ".".join([*owner, column])
+                node.replace(self._json(column, keys) if keys else exp.column(*reversed(column.split("."))))
+                continue
             if "properties" not in parts or parts.index("properties") == len(parts) - 1:
-                if parts[:1] == ["person"] and len(parts) == 2:
-                    raise QueryError(f"Unknown field '{'.'.join(parts)}'; use person.properties.<name>.")
                 continue
             at = parts.index("properties")
-            owner, keys = parts[:at], parts[at + 1 :]
-            if owner == ["person"]:
-                uses_person = True
-                target = "__person_properties"
-            elif len(owner) <= 1:
-                target = ".".join([*owner, "properties"]) if owner else "properties"
-            else:
+            if at > 1:
                 continue
-            column.replace(self._json(target, keys))
-        for bracket in list(root.find_all(exp.Bracket)):
-            base = bracket.this
-            keys = bracket.expressions
-            if isinstance(base, exp.Column) and base.name == "properties" and len(keys) == 1:
-                key = keys[0]
-                if isinstance(key, exp.Literal) and key.is_string:
-                    owner = [p.name for p in base.parts][:-1]
-                    target = "__person_properties" if owner == ["person"] else "properties"
-                    uses_person = uses_person or owner == ["person"]
-                    bracket.replace(self._json(target, [key.name]))
+            node.replace(self._json(".".join([*parts[:at], "properties"]), parts[at + 1 :]))
         return uses_person
+
+    @staticmethod
+    def _person_field(parts: list[str]) -> tuple[str, list[str]] | None:
+        """(column of the sandbox's events view, property keys) for ``person.…``."""
+        if len(parts) == 1:
+            return None
+        field, keys = parts[1], parts[2:]
+        if field in _PERSON_FIELDS and (not keys or field == "properties"):
+            return _PERSON_FIELDS[field], keys
+        raise QueryError(
+            f"Unknown field '{'.'.join(parts)}'; a person has id, created_at and properties.<name>."
+        )
 
     def _rewrite_filters(self, root: exp.Query) -> bool:
         """Each ``{filters}`` → the query's ``filters`` (PostHog's HogQLFilters) as a condition on the
@@ -440,7 +462,7 @@ class Sandbox:
                 )
             condition, person = self._filters_condition(alias)
             uses_person = uses_person or person
-            call.replace(sqlglot.parse_one(condition, read="clickhouse"))
+            call.replace(sqlglot.parse_one(condition, read=DIALECT))
         return uses_person
 
     def _rewrite_bound(self, call: exp.Anonymous) -> None:
@@ -453,7 +475,7 @@ class Sandbox:
         if given:
             bound = self._date_from() if str(call.name).endswith("_from") else self._date_to()[0]
         if bound is not None:
-            call.replace(sqlglot.parse_one(self.params.moment(bound, self.timezone), read="clickhouse"))
+            call.replace(sqlglot.parse_one(self.params.moment(bound, self.timezone), read=DIALECT))
             return
         comparison = call.find_ancestor(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
         if comparison is None:
@@ -473,7 +495,7 @@ class Sandbox:
         filters = self.filters
         if filters is None:
             return "true", False
-        column = exp.to_identifier(alias).sql(dialect="clickhouse")
+        column = exp.to_identifier(alias).sql(dialect=DIALECT)
         builder = _SandboxFilters(self.params, self.project, self.now, column)
         properties = self.project.with_test_filters(filters.properties, filters.filterTestAccounts)
         parts = [builder.where(properties)]
@@ -525,15 +547,27 @@ class Sandbox:
         return moment.replace(hour=23, minute=59, second=59, microsecond=999999), True
 
     def _json(self, target: str, keys: list[str]) -> exp.Expr:
-        literal = ", ".join(exp.Literal.string(k).sql(dialect="clickhouse") for k in keys)
-        parsed = sqlglot.parse_one(property_raw(target, literal), read="clickhouse")
+        literal = ", ".join(exp.Literal.string(k).sql(dialect=DIALECT) for k in keys)
+        parsed = sqlglot.parse_one(property_raw(target, literal), read=DIALECT)
         return parsed
 
     def _events_sql(self, person: bool) -> str:
         team = str(int(self.team_id))
-        tz = exp.Literal.string(self.timezone).sql(dialect="clickhouse")
-        source = events_from(team, "1", resolve_persons=True, person_properties=person)
-        extra = ", person.properties AS __person_properties" if person else ""
+        tz = exp.Literal.string(self.timezone).sql(dialect=DIALECT)
+        source = events_from(team, "1", resolve_persons=True, person_properties=False)
+        extra = ""
+        if person:
+            # The event's person (after merges): its latest non-deleted version, as events_from's.
+            source += (
+                " LEFT JOIN (SELECT id, argMax(properties, version) AS properties, "
+                "argMax(created_at, version) AS created_at FROM persons "
+                f"WHERE team_id = {team} GROUP BY id HAVING argMax(is_deleted, version) = 0) AS person "
+                "ON person.id = events.pid"
+            )
+            extra = (
+                ", person.properties AS __person_properties, person.id AS __person_id, "
+                f"toTimeZone(person.created_at, {tz}) AS __person_created_at"
+            )
         return (
             f"SELECT {team} AS team_id, events.uuid AS uuid, events.event AS event, "
             "events.distinct_id AS distinct_id, events.elements_chain AS elements_chain, "
@@ -545,7 +579,7 @@ class Sandbox:
         )
 
     def _persons_sql(self) -> str:
-        tz = exp.Literal.string(self.timezone).sql(dialect="clickhouse")
+        tz = exp.Literal.string(self.timezone).sql(dialect=DIALECT)
         return (
             "SELECT id, argMax(properties, version) AS properties, "
             f"toTimeZone(argMax(created_at, version), {tz}) AS created_at FROM persons "
@@ -571,6 +605,11 @@ class Sandbox:
         return exp.select("*").from_(root.subquery("_user")).limit(MAX_LIMIT), None
 
 
+_PERSON_FIELDS = {
+    "id": "__person_id",
+    "created_at": "__person_created_at",
+    "properties": "__person_properties",
+}
 _DATE_ONLY = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 _SUB_DAY = frozenset({"h", "M", "s"})
 
@@ -618,18 +657,19 @@ class HogQLRunner:
         sandbox.check(root)
         root = sandbox.rewrite(root)
         runnable, shown = sandbox.limit(root)
-        sql = runnable.sql(dialect="clickhouse")
+        sql = runnable.sql(dialect=DIALECT)
         seconds = min(MAX_SECONDS, int(self.ctx.settings.get("max_execution_time", MAX_SECONDS)))
         self.ctx.settings = {**self.ctx.settings, **_SETTINGS, "max_execution_time": seconds}
         try:
             result = self.ctx.execute(sql, sandbox.params.values)
         except QueryError as exc:
             raise _user_error(exc) from exc
-        rows = result.rows
+        rows = hogql_columns.convert_rows(result.rows, result.types)
+        columns, typed = hogql_columns.name_columns(sandbox.names, result.columns)
         return {
             "results": rows if shown is None else rows[:shown],
-            "columns": result.columns,
-            "types": [[name, type_] for name, type_ in zip(result.columns, result.types, strict=True)],
+            "columns": columns,
+            "types": [[name, type_] for name, type_ in zip(typed, result.types, strict=True)],
             "hasMore": None if shown is None else len(rows) > shown,
             "limit": shown,
             "offset": None if shown is None else 0,
@@ -662,6 +702,8 @@ _TOO_MANY_BYTES = 396
 _QUOTED_SQL = re.compile(
     r"(\s*\(line \d+, col \d+\))?:\s*(\(?SELECT|.*\bSETTINGS\b|.*insightd_query_id).*", re.S
 )
+# ClickHouse's "… In query SELECT …": the message is what comes before.
+_IN_QUERY = re.compile(r"\.?\s*In query \(?(SELECT|WITH)\b.*", re.S)
 
 
 def _user_error(exc: QueryError) -> QueryError:
@@ -674,7 +716,7 @@ def _user_error(exc: QueryError) -> QueryError:
             "or aggregate the data."
         )
     detail = str(exc.detail)
-    if isinstance(cause, QuerySyntaxError) and ("SETTINGS" in detail or "SELECT" in detail):
+    cleaned = _QUOTED_SQL.sub("", _IN_QUERY.sub("", detail))
+    if isinstance(cause, QuerySyntaxError) and ("SETTINGS" in cleaned or "SELECT" in cleaned):
         return QueryError("Syntax error in SQL.")
-    cleaned = _QUOTED_SQL.sub("", detail)
     return exc if cleaned == detail else QueryError(cleaned.rstrip(" .:") + ".")
