@@ -53,6 +53,32 @@ def test_date_operators_parse_iso_dates_and_unix_timestamps(dated: Tenant) -> No
     assert count("is_date_before", "1704412801") == 3
 
 
+def test_date_operators_read_stored_dates_as_the_best_effort_parser(server: ServerThread) -> None:
+    """Stored forms that ClickHouse's best-effort parser (PostHog's) reads: compact and unpadded dates,
+    slashes, a year, unix milliseconds; impossible days and other numbers are no date."""
+    stored = {
+        "20240103": True,  # 2024-01-03
+        "2024-1-3 9:05": True,
+        "2024/01/03": True,
+        "1704240000000": True,  # ms: 2024-01-03 00:00Z
+        "2023": True,  # 2023-01-01
+        "2024-02-30": False,
+        "20240230": False,
+        "99999": False,
+    }
+    at = datetime(2024, 1, 8, 12)
+    tenant = loaded_tenant(
+        server, [Event(f"u{i}", "signup", at, {"paid_on": value}) for i, value in enumerate(stored)]
+    )
+    (before,) = total(
+        tenant, ev("signup"), dateRange=RANGE, properties=[_date_filter("is_date_before", "2024-01-04")]
+    )
+    (after,) = total(
+        tenant, ev("signup"), dateRange=RANGE, properties=[_date_filter("is_date_after", "2024-01-02")]
+    )
+    assert (before, after) == (5, 4)  # the year 2023 is before 01-02; the rest fall on 01-03
+
+
 def test_date_operators_take_relative_dates(server: ServerThread) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     recent = (now - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")

@@ -14,10 +14,18 @@ from insightd.queries.sql import Params, event_property, person_property
 
 NEEDS_NO_VALUE = ("is_set", "is_not_set")
 UNIX_TIMESTAMP = re.compile(r"\d{9,11}(\.\d+)?")
-# ISO 8601 dates the best-effort parser takes: a valid month, day and time, an optional zone.
-ISO_DATE = (
-    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?)?$"
+# Stored text that ``_stored_date`` reads as a date, beside DATE_TEXT: its month and day,
+# YYYYMMDD, a year, unix seconds and milliseconds.
+DATE_PARTS = (r"^\d{4}[-/](\d{1,2})", r"^\d{4}[-/]\d{1,2}[-/](\d{1,2})")
+COMPACT_DATE = r"^\d{8}$"
+YEAR = r"^(19|2[0-2])\d{2}$"
+SECONDS = r"^\s*\d{9,11}(\.\d+)?\s*$"
+MILLISECONDS = r"^\d{13}$"
+# Dates the best-effort parser takes: Y-M-D or Y/M/D (one or two digit month and day), an optional
+# time (a valid hour and minute) and zone.
+DATE_TEXT = (
+    r"^\d{4}(-\d{1,2}-\d{1,2}|/\d{1,2}/\d{1,2})"
+    r"([T ]([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?\s*(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?)?$"
 )
 
 
@@ -128,17 +136,33 @@ class FilterBuilder:
         return parse_date(text, self.now, self.tz).moment
 
     def _stored_date(self, p: str) -> str:
-        """The property read as a date, as HogQL's ``toDateTime`` (a best-effort parse in the project's
-        timezone; NULL when it is no date). ISO dates and datetimes go to the best-effort parser; the
-        guard keeps text it would refuse away from it (``multiIf`` is short-circuit; this chDB has no
-        ``…OrNull`` best-effort parser); unix timestamps go to ``toDateTime64OrNull``; the rest is NULL."""
+        """The property read as a date, as HogQL's ``toDateTime`` (ClickHouse's best-effort parse in the
+        project's timezone; NULL when it is no date). This chDB has no ``…OrNull`` best-effort parser, so
+        only text it takes reaches it (``multiIf`` is short-circuit): dates ``Y-M-D`` or ``Y/M/D`` (one
+        or two digit month and day, a real day) with an optional time and zone, ``YYYYMMDD`` and a
+        year; unix timestamps in seconds (9–11 digits) or milliseconds (13); the rest is NULL."""
         tz = self.params.string(self.tz.key)
-        iso = self.params.string(ISO_DATE)
-        valid_day = f"toString(toDateOrNull(substring({p}, 1, 10))) = substring({p}, 1, 10)"
-        number = self.params.string(r"^\s*\d+(\.\d+)?\s*$")
+
+        def matches(regex: str) -> str:
+            return f"match({p}, {self.params.string(regex)})"
+
+        def is_day(y: str, m: str, d: str) -> str:  # toDate takes 02-30 as 03-01: the text must come back
+            text = f"concat({y}, '-', {m}, '-', {d})"
+            return f"ifNull(toString(toDateOrNull({text})) = {text}, 0)"
+
+        def part(regex: str) -> str:  # month or day, two digits (leftPad also cuts longer text)
+            return f"leftPad(regexpExtract({p}, {self.params.string(regex)}, 1), 2, '0')"
+
+        dated = is_day(f"substring({p}, 1, 4)", *(part(r) for r in DATE_PARTS))
+        compact = is_day(f"substring({p}, 1, 4)", f"substring({p}, 5, 2)", f"substring({p}, 7, 2)")
+        best = f"parseDateTime64BestEffort({p}, 6, {tz})"
+        millis = f"toDateTime64(fromUnixTimestamp64Milli(toInt64({p}), {tz}), 6, {tz})"
         return (
-            f"multiIf(match({p}, {iso}) AND {valid_day}, parseDateTime64BestEffort({p}, 6, {tz}), "
-            f"match({p}, {number}), toDateTime64OrNull(trimBoth({p}), 6, {tz}), NULL)"
+            # the text the best-effort parser takes (it throws on anything else)
+            f"multiIf(({matches(DATE_TEXT)} AND {dated}) OR ({matches(COMPACT_DATE)} AND {compact}) "
+            f"OR {matches(YEAR)}, {best}, "
+            f"{matches(SECONDS)}, toDateTime64OrNull(trimBoth({p}), 6, {tz}), "
+            f"{matches(MILLISECONDS)}, {millis}, NULL)"
         )
 
     def _property(self, item: PropertyFilter) -> str:
