@@ -74,3 +74,12 @@ def test_integers_past_64_bits_in_a_query_are_refused(
     assert response.json()["attr"] == attr and "integer out of range" in response.json()["detail"]
     insight = api.post(f"{tenant.base}/insights/", json={"query": query})
     assert insight.status_code == 400, insight.text
+
+
+def test_a_float_past_64_bits_in_legacy_filters_comes_back(api: httpx.Client, tenant: Tenant) -> None:
+    """PostgreSQL hands 1.8e19 back as an integer past 64 bits; it is read back as the float it was."""
+    created = api.post(f"{tenant.base}/insights/", json={"filters": {"": 1.8446744073709552e19, "n": 3}})
+    assert created.status_code == 201, created.text
+    shown = api.get(f"{tenant.base}/insights/{created.json()['id']}/")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["filters"][""] == 1.8446744073709552e19
