@@ -33,11 +33,10 @@ MAX_SQL_EXCLUSION_STEPS = 8
 
 def applicable(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
     """True when the SQL walk gives exactly the numbers of ``funnel_walk.walk_ordered`` (ordered and
-    strict funnels; strict ones with some actors walked in Python) or ``funnel_walk.walk_unordered``.
-    Step attribution: ordered and unordered funnels (``step_attributed``)."""
+    strict funnels; strict ones with some actors walked in Python) or ``funnel_walk.walk_unordered``,
+    with any breakdown attribution (step: ``step_attributed``)."""
     if flt.breakdownAttributionType == "step" and query.breakdownFilter and query.breakdownFilter.breakdown:
-        order = flt.funnelOrderType or "ordered"
-        return not flt.exclusions and order != "strict" and _shape(query, flt, viz, step=True)
+        return not flt.exclusions and _shape(query, flt, viz, step=True)
     return not flt.exclusions and _shape(query, flt, viz)
 
 
@@ -581,13 +580,16 @@ def step_attributed(encoded: str, bd: str, actor: str, step: int, grouped: str) 
     )
 
 
-def step_pick(walked: str, steps: int) -> str:
+def step_pick(walked: str, steps: int, *, mixed: bool = False) -> str:
     """Per actor, of ``step_attributed``'s walked rows: the value whose walk goes furthest, the first
-    such value on ties (as the Python walk picks)."""
+    such value on ties (as the Python walk picks). ``mixed``: the rows carry it (strict funnels), and
+    an actor with any mixed row is mixed, with ``actor`` kept (the Python walk attributes it)."""
     names = ["bd", "level", *(f"t{k}" for k in range(1, steps + 1))]
     out = ", ".join(f"tupleElement(best, {i + 1}) AS {name}" for i, name in enumerate(names))
     best = f"argMax(tuple({', '.join(names)}), (level, -vi))"
-    return f"SELECT {out} FROM (SELECT actor, {best} AS best FROM ({walked}) GROUP BY actor)"
+    kept = "actor, mixed, " if mixed else ""
+    grouped = "max(mixed) AS mixed, " if mixed else ""
+    return f"SELECT {kept}{out} FROM (SELECT actor, {grouped}{best} AS best FROM ({walked}) GROUP BY actor)"
 
 
 def group_key(actor: str, attribution: str | None) -> str:

@@ -279,13 +279,22 @@ class FunnelsRunner:
                 f"countIf({excluded}) > 0 AS mixed",
             ]
             carry = ("bd", "actor", "mixed")
-        columns.append("toString(events.pid) AS actor")
         group = funnel_sql.group_key("events.pid", attribution)
         having = f"HAVING countIf({entered}) > 0"
-        evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY {group} {having}"
-        actors = funnel_sql.actor_query(
-            evs, self.steps, self.window_us, order=self.order, carry=carry, marks=marks, masks=masks
-        )
+        if self.order == "strict" and attribution == "step":  # a walk per value of the step's events
+            grouped = f"FROM {events} GROUP BY events.pid {having}"
+            step = (self.filter.breakdownAttributionValue or 0) + 1
+            rows = funnel_sql.step_attributed(ENCODED, "bd", "toString(events.pid)", step, grouped)
+            walked = funnel_sql.actor_query(
+                rows, self.steps, self.window_us, order="strict", carry=("bd", "actor", "vi")
+            )
+            actors = funnel_sql.step_pick(walked, self.steps, mixed=True)
+        else:
+            columns.append("toString(events.pid) AS actor")
+            evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY {group} {having}"
+            actors = funnel_sql.actor_query(
+                evs, self.steps, self.window_us, order=self.order, carry=carry, marks=marks, masks=masks
+            )
         start, end = self._span()
         if self.viz == "time_to_convert":
             arrays = f"[], groupArrayIf(t{end + 1} - t{start + 1}, NOT mixed AND level >= {end + 1})"
