@@ -60,7 +60,9 @@ SHADOWING = [
     "WITH persons AS (SELECT * FROM persons) SELECT * FROM persons",
     "WITH person_overrides AS (SELECT 1 AS x) SELECT event FROM events",
     "WITH event_uuids AS (SELECT * FROM event_uuids) SELECT * FROM event_uuids",
-    "WITH tables AS (SELECT 1 AS x) SELECT * FROM tables",
+    "WITH person_overrides AS (SELECT 1 AS x) SELECT * FROM person_overrides",
+    "WITH t AS (SELECT * FROM t) SELECT * FROM t",
+    "WITH a AS (SELECT * FROM b), b AS (SELECT 1 AS x) SELECT * FROM a",
     "WITH x AS (SELECT 1 AS y) SELECT * FROM (WITH Events AS (SELECT 1) SELECT 1) AS s",
 ]
 
@@ -68,6 +70,16 @@ SHADOWING = [
 @pytest.mark.parametrize("text", SHADOWING)
 def test_a_cte_cannot_shadow_a_table(mine: Tenant, text: str) -> None:
     refused(mine, text)
+
+
+COMMON_NAMES = ["users", "views", "metrics", "errors", "settings", "tables", "columns", "parts", "numbers", "one"]
+
+
+@pytest.mark.parametrize("name", COMMON_NAMES)
+def test_common_cte_names_are_free(mine: Tenant, name: str) -> None:
+    """Only the tables the sandbox's own SQL reads are reserved, not every table name of the engine."""
+    body = ok(mine, f"WITH {name} AS (SELECT distinct_id FROM events) SELECT count() FROM {name}")
+    assert body["results"] == [[2]]
 
 
 def test_a_cte_is_visible_only_in_its_scope(mine: Tenant) -> None:
@@ -121,12 +133,63 @@ FUNCTIONS = [
     "`currentDatabase`()",
     "dictGet('d', 'a', 1)",
     "CURRENT_USER",
+    "currentUser",
+    "currentDatabase",
+    "`currentDatabase`",
+    "DATABASE",
+    "SCHEMA",
+    "schema",
+    "user",
+    "current_user",
+    "current_database",
 ]
 
 
 @pytest.mark.parametrize("call", FUNCTIONS)
 def test_functions_outside_the_allowlist_are_refused(mine: Tenant, call: str) -> None:
     assert "Unsupported function call" in refused(mine, f"SELECT {call}")
+
+
+@pytest.mark.parametrize(
+    "call", ["timezone()", "timezone('UTC')", "arrayReduce('file', [1])", "arrayReduce('sleepEachRow', [1])"]
+)
+def test_allowed_names_with_server_forms_are_refused(mine: Tenant, call: str) -> None:
+    """``timezone()`` is the server's zone in ClickHouse (HogQL's takes two arguments); arrayReduce runs
+    only an allowed aggregation."""
+    refused(mine, f"SELECT {call}")
+
+
+INTERNAL_NAMES = [
+    "SELECT __insightd_value_99()",
+    "SELECT __insightd_value_x()",
+    "SELECT __insightd_filters()",
+    "SELECT count() FROM events WHERE __insightd_filters()",
+    "SELECT `__insightd_filters`()",
+    'SELECT "__INSIGHTD_filters"()',
+    "SELECT 1 AS __insightd_x",
+]
+
+
+@pytest.mark.parametrize("text", INTERNAL_NAMES)
+def test_the_sandboxes_own_names_are_refused(mine: Tenant, text: str) -> None:
+    assert "reserved" in refused(mine, text)
+
+
+def test_internal_prefix_in_a_string_is_data(mine: Tenant) -> None:
+    assert ok(mine, "SELECT '__insightd_filters()'")["results"] == [["__insightd_filters()"]]
+
+
+def test_bare_names_are_columns_or_aliases_in_scope(mine: Tenant) -> None:
+    for name in ("now", "today", "curdate", "NOW"):
+        assert "Unknown column" in refused(mine, f"SELECT {name}")
+    body = ok(mine, "SELECT user FROM (SELECT distinct_id AS user FROM events) LIMIT 1")
+    assert body["results"] == [["a"]]
+    body = ok(mine, "WITH t AS (SELECT event AS schema FROM events) SELECT schema FROM t LIMIT 1")
+    assert body["results"] == [["$pageview"]]
+    assert ok(mine, "SELECT arrayMap(user -> user + 1, [1]) AS x")["results"] == [[[2]]]
+    assert ok(mine, "SELECT 1 AS user, user + 1")["results"] == [[1, 2]]
+    # An alias of another scope is not this one's.
+    assert "Unsupported function call" in refused(mine, "SELECT (SELECT 1 AS user), user")
 
 
 def test_allowed_functions_in_any_case(mine: Tenant) -> None:
@@ -174,6 +237,36 @@ def test_limit_by_is_applied(server: ServerThread) -> None:
     body = ok(tenant, "SELECT event FROM events ORDER BY event LIMIT 1 BY event")
     assert body["results"] == [["x"], ["y"]]
     assert body["hasMore"] is False and body["limit"] == 100
+
+
+def test_limit_by_with_offset_and_limit(server: ServerThread) -> None:
+    tenant = new_tenant(server)
+    when = datetime(2024, 3, 1, 12)
+    events = [Event("a", name, when) for name in "wxyz" for _ in range(2)]
+    insert_events(server, tenant.project_id, events)
+    body = ok(tenant, "SELECT event FROM events ORDER BY event LIMIT 1 BY event OFFSET 2")
+    assert body["results"] == [["y"], ["z"]]
+    body = ok(tenant, "SELECT event FROM events ORDER BY event LIMIT 1 OFFSET 1 BY event")
+    assert body["results"] == [["w"], ["x"], ["y"], ["z"]]
+    detail = refused(tenant, "SELECT event FROM events LIMIT 1 BY event LIMIT 3")
+    assert "LIMIT after LIMIT … BY is not supported" in detail
+    body = ok(tenant, "SELECT event FROM events ORDER BY event LIMIT 1 WITH TIES")
+    assert body["results"] == [["w"], ["w"]]
+
+
+def test_engine_errors_never_name_the_sandboxes_subqueries(mine: Tenant) -> None:
+    for text in ["SELECT event FROM events LIMIT 1 WITH TIES", "SELECT __person_id FROM events"]:
+        response = post(mine, text)
+        assert "__table" not in response.text and "__person" not in response.text.replace(text, "")
+
+
+def test_star_lists_posthogs_event_fields(mine: Tenant) -> None:
+    body = ok(mine, "SELECT *, person.properties.email FROM events LIMIT 1")
+    fields = ["uuid", "event", "properties", "timestamp", "distinct_id", "elements_chain", "created_at"]
+    assert body["columns"] == [*fields, "person_id", "person.properties.email"]
+    body = ok(mine, "SELECT e.* FROM events AS e LIMIT 1")
+    assert body["columns"] == [*fields, "person_id"]
+    assert body["results"][0][1] == "$pageview"
 
 
 def test_paging_fields_only_without_limit_or_union(mine: Tenant) -> None:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -45,9 +46,6 @@ MAX_SECONDS = 60
 # Bytes of result a query may build (ClickHouse ``max_result_bytes``); past it the query stops with a 400.
 MAX_RESULT_BYTES = 64 * 1024**2
 TABLES = ("events", "persons")
-# The event store's tables: a CTE may not take one of these names (it would shadow the table, also inside
-# the project-filtered subqueries the sandbox puts in place of ``events`` and ``persons``).
-INTERNAL_TABLES = frozenset({"events", "persons", "person_distinct_ids", "person_overrides", "event_uuids"})
 # Function forms of IN: their second argument is read like the right side of IN.
 _IN_FUNCTIONS = frozenset(
     {"in", "notin", "globalin", "globalnotin", "nullin", "notnullin", "globalnullin", "globalnotnullin"}
@@ -100,29 +98,36 @@ _STRUCTURAL = frozenset(
         "with",
     }
 )
-# Functions ClickHouse also runs when written bare, without parentheses (SQL-standard spellings).
-_BARE_CALLS = frozenset(
+# Names ClickHouse also runs as functions when written bare (without parentheses) and no column or alias
+# of that name is in scope: server facts are refused like their calls, the others are no HogQL column.
+_BARE_SERVER_CALLS = frozenset(
     {
+        "currentuser",
+        "currentdatabase",
         "current_database",
         "current_user",
         "current_schemas",
         "current_role",
         "session_user",
         "database",
+        "schema",
         "user",
     }
 )
-_INTERNAL_CALL = re.compile(r"^__insightd_\w+$")
+_BARE_CALLS = _BARE_SERVER_CALLS | {"now", "today", "curdate", "current_date", "current_timestamp"}
+# The sandbox's own calls (placeholders) are named ``__insightd_<nonce>_…`` with a nonce per query; names
+# starting with ``__insightd_`` are refused in the user's text.
+_RESERVED_PREFIX = "__insightd_"
 WRITES = (exp.Insert, exp.Delete, exp.Update, exp.Create, exp.Drop, exp.Alter, exp.Command, exp.Merge)
 
 
-FILTERS_CALL = "__insightd_filters"
-VALUE_CALL = "__insightd_value_"
+FILTERS_CALL = "filters"
+VALUE_CALL = "value_"
 # {filters}, {filters.dateRange.from}, {variables.x}, {x}: each becomes a call Sandbox.rewrite replaces.
 _PLACEHOLDER = re.compile(r"\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}")
 _BOUND_CALLS = {
-    "filters.dateRange.from": "__insightd_filters_from",
-    "filters.dateRange.to": "__insightd_filters_to",
+    "filters.dateRange.from": "filters_from",
+    "filters.dateRange.to": "filters_to",
 }
 
 
@@ -134,8 +139,16 @@ class _Placeholders:
     def __init__(self, values: dict[str, Any] | None, variables: dict[str, Any] | None) -> None:
         self.given, self.variables = values or {}, variables or {}
         self.found: list[Any] = []
+        self.prefix = f"{_RESERVED_PREFIX}{secrets.token_hex(8)}_"
+
+    def own(self, name: str) -> str | None:
+        """The placeholder call ``name`` stands for (``filters``, ``value_3`` …), None for another name."""
+        return name[len(self.prefix) :] if name.startswith(self.prefix) else None
 
     def call(self, name: str) -> str:
+        return self.prefix + self._call(name)
+
+    def _call(self, name: str) -> str:
         if name == "filters":
             return FILTERS_CALL
         if name.startswith("filters."):
@@ -174,6 +187,8 @@ def _quote_dollar_identifiers(sql: str, placeholders: _Placeholders | None = Non
     i, n = 0, len(sql)
     while i < n:
         ch = sql[i]
+        if sql[i : i + len(_RESERVED_PREFIX)].lower() == _RESERVED_PREFIX:
+            raise _reserved_name()
         placeholder = _PLACEHOLDER.match(sql, i) if ch == "{" else None
         if placeholder is not None:
             out.append(f"{found.call(placeholder.group(1))}()")
@@ -183,6 +198,8 @@ def _quote_dollar_identifiers(sql: str, placeholders: _Placeholders | None = Non
             j = i + 1
             while j < n and sql[j] != ch:
                 j += 2 if sql[j] == "\\" else 1
+            if ch != "'" and _RESERVED_PREFIX in sql[i : j + 1].lower():
+                raise _reserved_name()
             out.append(sql[i : j + 1])
             i = j + 1
         elif sql.startswith("--", i):
@@ -207,6 +224,10 @@ def _quote_dollar_identifiers(sql: str, placeholders: _Placeholders | None = Non
     return "".join(out)
 
 
+def _reserved_name() -> QueryError:
+    return QueryError(f"Names starting with '{_RESERVED_PREFIX}' are reserved in SQL insights.")
+
+
 def _leading_name(node: exp.Func) -> str | None:
     """The function name ClickHouse gets for ``node`` (None for syntax such as CASE or ``[1, 2]``)."""
     if isinstance(node, exp.Anonymous):
@@ -218,7 +239,19 @@ def _leading_name(node: exp.Func) -> str | None:
 # Names sqlglot writes for allowed functions it parses into its own nodes (``dateDiff`` → ``DATE_DIFF``,
 # ``leftPad`` → ``LPAD`` …): the same calls, so allowed too (test_hogql_sandbox.py derives them).
 GENERATED_NAMES = frozenset(
-    {"date_add", "date_diff", "date_sub", "lpad", "ltrim", "rpad", "rtrim", "timestamp_add", "timestamp_sub"}
+    {
+        "date_add",
+        "date_diff",
+        "date_sub",
+        "groupconcat",
+        "lpad",
+        "ltrim",
+        "randcanonical",
+        "rpad",
+        "rtrim",
+        "timestamp_add",
+        "timestamp_sub",
+    }
 )
 
 
@@ -226,7 +259,7 @@ def _unsupported(name: str) -> QueryError:
     return QueryError(f"Unsupported function call '{name}(...)'")
 
 
-def _check_written_calls(sql: str) -> None:
+def _check_written_calls(sql: str, internal: str) -> None:
     """Every name the user wrote before "(" (outside strings) is a known function, a keyword or a type."""
     tokens = ClickHouse().tokenize(sql)
     for at, token in enumerate(tokens[:-1]):
@@ -240,20 +273,69 @@ def _check_written_calls(sql: str) -> None:
                 continue
             if not re.fullmatch(r"[A-Za-z_]\w*", name):
                 continue  # punctuation: ")(", ",(", …
-        if not (hogql_functions.is_allowed(name) or _INTERNAL_CALL.match(name)):
+        if not (hogql_functions.is_allowed(name) or name.startswith(internal)):
             raise _unsupported(name)
+
+
+def _defined_in_scope(column: exp.Column, name: str) -> bool:
+    """Whether a bare ``name`` at ``column`` is a lambda parameter, an alias of its SELECT, a scalar WITH,
+    or a column of a subquery or CTE it selects from (else ClickHouse would run a function of that name)."""
+    node: exp.Expr | None = column.parent
+    while node is not None and not isinstance(node, exp.Select):
+        if isinstance(node, exp.Lambda) and any(p.name == name for p in node.expressions):
+            return True
+        node = node.parent
+    if node is None:
+        return False
+    select = node
+    if any(isinstance(e, exp.Alias) and e.alias == name for e in select.expressions):
+        return True
+    ctes: dict[str, exp.CTE] = {}
+    current: exp.Expr | None = select
+    while current is not None:
+        with_ = current.args.get("with_")
+        if isinstance(with_, exp.With):
+            for cte in with_.expressions:
+                if cte.args.get("scalar") and cte.alias_or_name == name:
+                    return True
+                ctes.setdefault(str(cte.alias_or_name), cte)
+        current = current.parent
+    for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+        table = source.this if source is not None else None
+        query = None
+        if isinstance(table, exp.Subquery):
+            query = table.this
+        elif isinstance(table, exp.Table) and not table.args.get("db") and table.name in ctes:
+            query = ctes[table.name].this
+        if isinstance(query, exp.Query) and name in query.named_selects:
+            return True
+    return False
 
 
 def _visible_ctes(node: exp.Expr) -> set[str]:
     """Names of the table CTEs ``node`` can see: those of every WITH it sits in (its own and outer ones)."""
     names: set[str] = set()
     current: exp.Expr | None = node
+    child: exp.Expr | None = None
     while current is not None:
         with_ = current.args.get("with_")
         if isinstance(with_, exp.With):
-            names.update(cte.alias_or_name for cte in with_.expressions if not cte.args.get("scalar"))
-        current = current.parent
+            ctes = list(with_.expressions)
+            if child is with_ and isinstance(node_cte := _enclosing_cte(node, with_), exp.CTE):
+                # Inside a CTE's body: only the CTEs before it (its own name, and later ones, would be
+                # tables of the database there).
+                ctes = ctes[: ctes.index(node_cte)]
+            names.update(cte.alias_or_name for cte in ctes if not cte.args.get("scalar"))
+        child, current = current, current.parent
     return names
+
+
+def _enclosing_cte(node: exp.Expr, with_: exp.With) -> exp.CTE | None:
+    """The CTE of ``with_`` whose body holds ``node``."""
+    current: exp.Expr | None = node
+    while current is not None and current.parent is not with_:
+        current = current.parent
+    return current if isinstance(current, exp.CTE) else None
 
 
 class Sandbox:
@@ -268,14 +350,13 @@ class Sandbox:
         now: datetime | None = None,
         values: dict[str, Any] | None = None,
         variables: dict[str, Any] | None = None,
-        reserved: frozenset[str] = INTERNAL_TABLES,
     ) -> None:
         self.team_id, self.project, self.filters = team_id, project, filters
         self.timezone = project.timezone
         self.now = (now or datetime.now(ZoneInfo(self.timezone))).astimezone(ZoneInfo(self.timezone))
         self.params = Params()
         self.placeholders = _Placeholders(values, variables)
-        self.reserved = frozenset(name.lower() for name in reserved | INTERNAL_TABLES)
+        self._reserved: frozenset[str] | None = None
         self.text = ""
         # (column, types name) per select expression of the user's query (None for a ``*``).
         self.names: list[tuple[str, str] | None] = []
@@ -285,6 +366,11 @@ class Sandbox:
         try:
             statements = [s for s in sqlglot.parse(self.text, read=DIALECT) if s]
         except (ParseError, TokenError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            if "multiple 'LIMIT' clauses" in str(exc):
+                raise QueryError(
+                    "A LIMIT after LIMIT … BY is not supported in SQL insights: select from the LIMIT … BY "
+                    "query as a subquery instead, e.g. SELECT * FROM (… LIMIT 1 BY event) LIMIT 3."
+                ) from exc
             raise QueryError(f"Syntax error in SQL: {str(exc).splitlines()[0]}") from exc
         if len(statements) != 1:
             raise QueryError("Only one SELECT statement is allowed.")
@@ -295,7 +381,7 @@ class Sandbox:
 
     def check(self, root: exp.Query) -> None:
         try:
-            _check_written_calls(self.text)
+            _check_written_calls(self.text, self.placeholders.prefix)
         except (ParseError, TokenError) as exc:
             raise QueryError(f"Syntax error in SQL: {str(exc).splitlines()[0]}") from exc
         for node in root.walk():
@@ -322,7 +408,24 @@ class Sandbox:
             if isinstance(node, exp.Func):
                 self._check_function(node)
             if isinstance(node, exp.Column) and not node.table and node.name.lower() in _BARE_CALLS:
-                raise _unsupported(node.name)
+                self._check_bare(node)
+
+    def _check_bare(self, column: exp.Column) -> None:
+        name = str(column.name)
+        if _defined_in_scope(column, name):
+            return
+        if name.lower() in _BARE_SERVER_CALLS:
+            raise _unsupported(name)
+        raise QueryError(f"Unknown column '{name}'. To call the function, write {name}().")
+
+    @property
+    def reserved(self) -> frozenset[str]:
+        """The tables the sandbox's own SQL reads (unqualified, so a CTE of that name would shadow them)."""
+        if self._reserved is None:
+            sql = f"{self._events_sql(True)} UNION ALL {self._persons_sql()}"
+            tables = sqlglot.parse_one(sql, read=DIALECT).find_all(exp.Table)
+            self._reserved = frozenset({*TABLES, *(str(t.name).lower() for t in tables)})
+        return self._reserved
 
     def _check_cte(self, cte: exp.CTE) -> None:
         name = str(cte.alias_or_name)
@@ -333,7 +436,7 @@ class Sandbox:
 
     def _check_function(self, node: exp.Func) -> None:
         name = _leading_name(node)
-        if name is None or _INTERNAL_CALL.match(name):
+        if name is None or self.placeholders.own(name) is not None:
             return
         if hogql_functions.is_allowed(name) or (
             not isinstance(node, exp.Anonymous) and name.lower() in GENERATED_NAMES
@@ -344,6 +447,14 @@ class Sandbox:
                 and len(node.expressions) > 1
             ):
                 self._check_in_source(node.expressions[1], node)
+            if isinstance(node, exp.Anonymous) and name.lower() == "arrayreduce":
+                first = node.expressions[0] if node.expressions else None
+                if not (
+                    isinstance(first, exp.Literal)
+                    and first.is_string
+                    and hogql_functions.is_allowed(str(first.this))
+                ):
+                    raise QueryError("arrayReduce takes the name of an allowed aggregate function first.")
             return
         raise _unsupported(name)
 
@@ -374,15 +485,18 @@ class Sandbox:
 
     def rewrite(self, root: exp.Query) -> exp.Query:
         for call in list(root.find_all(exp.Anonymous)):
-            if str(call.name).startswith(VALUE_CALL):
-                call.replace(exp.convert(self.placeholders.found[int(str(call.name)[len(VALUE_CALL) :])]))
+            own = self.placeholders.own(str(call.name))
+            if own is not None and own.startswith(VALUE_CALL):
+                call.replace(exp.convert(self.placeholders.found[int(own[len(VALUE_CALL) :])]))
         self.names = hogql_columns.select_names(root.selects)
+        self._translate_calls(root)
         person = self._rewrite_properties(root)
         person = self._rewrite_filters(root) or person
         for call in list(root.find_all(exp.Anonymous)):
             if str(call.name).lower() == "tostartofweek" and len(call.expressions) == 1:
                 # PostHog's printer: weeks start on the project's week start day.
                 call.append("expressions", exp.Literal.number(week_mode(self.project.week_start_day)))
+        self._hide_internal_columns(root)
         for table in list(root.find_all(exp.Table)):
             # Every events / persons table is this project's rows: no CTE can take these names (check).
             if table.name not in TABLES or table.args.get("db"):
@@ -392,6 +506,33 @@ class Sandbox:
             source = exp.Subquery(this=sqlglot.parse_one(inner, read=DIALECT), alias=alias.copy())
             table.replace(source)
         return root
+
+    def _translate_calls(self, root: exp.Query) -> None:
+        """HogQL names ClickHouse lacks or runs differently → PostHog's ClickHouse forms (innermost first)."""
+        for node in reversed(list(root.find_all(exp.Anonymous, exp.AnonymousAggFunc, exp.CurrentDate))):
+            if isinstance(node, exp.CurrentDate):
+                node.replace(exp.Anonymous(this="today", expressions=[]))
+                continue
+            translated = hogql_functions.translate(str(node.name), list(node.expressions), self.timezone)
+            if translated is not None:
+                node.replace(translated)
+
+    @staticmethod
+    def _hide_internal_columns(root: exp.Query) -> None:
+        """``*`` over events / persons lists PostHog's fields: never ``team_id`` (PostHog leaves it out of
+        every table's ``*``), ``$session_id`` (out of the events table's) or the sandbox's own columns."""
+        for star in list(root.find_all(exp.Star)):
+            owner = star.parent.parent if isinstance(star.parent, exp.Column) else star.parent
+            if not isinstance(owner, exp.Select) or star.parent not in (owner, *owner.expressions):
+                continue
+            sources = [owner.args.get("from_"), *(owner.args.get("joins") or [])]
+            tables = [s.this for s in sources if s is not None]
+            if not any(
+                isinstance(t, exp.Table) and t.name in TABLES and not t.args.get("db") for t in tables
+            ):
+                continue
+            hidden = [exp.column(exp.to_identifier(name, quoted=True)) for name in _HIDDEN_FROM_STAR]
+            star.set("except_", [*(star.args.get("except_") or []), *hidden])
 
     def _rewrite_properties(self, root: exp.Query) -> bool:
         """HogQL's fields: ``properties.x`` / ``properties['x']`` (also behind a table name or alias) and
@@ -446,10 +587,11 @@ class Sandbox:
         with ``filterTestAccounts``, the project's test account filters. True if a person property is used."""
         uses_person = False
         for call in list(root.find_all(exp.Anonymous)):
-            if str(call.name) in _BOUND_CALLS.values():
+            own = self.placeholders.own(str(call.name))
+            if own in _BOUND_CALLS.values():
                 self._rewrite_bound(call)
                 continue
-            if str(call.name) != FILTERS_CALL:
+            if own != FILTERS_CALL:
                 continue
             if call.expressions:
                 raise QueryError("The {filters} placeholder takes no arguments.")
@@ -568,13 +710,13 @@ class Sandbox:
                 ", person.properties AS __person_properties, person.id AS __person_id, "
                 f"toTimeZone(person.created_at, {tz}) AS __person_created_at"
             )
+        # PostHog's order of the events table's fields (its ``*``: team_id and $session_id left out).
         return (
-            f"SELECT {team} AS team_id, events.uuid AS uuid, events.event AS event, "
+            "SELECT events.uuid AS uuid, events.event AS event, events.properties AS properties, "
+            f"toTimeZone(events.timestamp, {tz}) AS timestamp, {team} AS team_id, "
             "events.distinct_id AS distinct_id, events.elements_chain AS elements_chain, "
             f"toTimeZone(events.created_at, {tz}) AS created_at, "
-            "events.pid AS person_id, events.properties AS properties, "
-            f"toTimeZone(events.timestamp, {tz}) AS timestamp, "
-            "ifNull(events.mat_session_id, '') AS `$session_id`"
+            "ifNull(events.mat_session_id, '') AS `$session_id`, events.pid AS person_id"
             f"{extra} FROM {source}"
         )
 
@@ -589,19 +731,29 @@ class Sandbox:
     def limit(self, root: exp.Query) -> tuple[exp.Query, int | None]:
         """Cap the rows. Returns the query to run and, for a single SELECT without a LIMIT (PostHog's
         paginator: ``DEFAULT_LIMIT`` rows, one more fetched to set ``hasMore``), the rows the user gets;
-        None when the query has its own LIMIT or is a UNION (capped at ``MAX_LIMIT``, no ``hasMore``)."""
-        limit = root.args.get("limit")
-        if isinstance(limit, exp.Limit) and limit.expressions:  # LIMIT n BY …: not a row limit
-            limit = None
+        None when the query has its own LIMIT or is a UNION (capped at ``MAX_LIMIT``, no ``hasMore``).
+        ``LIMIT n BY …`` is no row limit: the query is wrapped, and a plain OFFSET after it (HogQL's
+        ``LIMIT 1 BY x OFFSET 2``) skips rows of the result."""
+        limit, offset = root.args.get("limit"), root.args.get("offset")
+        limit_by = (isinstance(limit, exp.Limit) and bool(limit.expressions)) or (
+            isinstance(offset, exp.Offset) and bool(offset.expressions)
+        )
+        if isinstance(root, exp.Select) and limit_by:
+            skip = None
+            if isinstance(offset, exp.Offset) and not offset.expressions:
+                skip = offset.expression
+                root.set("offset", None)
+            wrapped = exp.select("*").from_(root.subquery("_user")).limit(DEFAULT_LIMIT + 1)
+            return (wrapped.offset(skip) if skip is not None else wrapped), DEFAULT_LIMIT
         if isinstance(root, exp.Select) and limit is None:
-            if root.args.get("limit") is not None:
-                return exp.select("*").from_(root.subquery("_user")).limit(DEFAULT_LIMIT + 1), DEFAULT_LIMIT
             return root.limit(DEFAULT_LIMIT + 1), DEFAULT_LIMIT
         if isinstance(root, exp.Select):
             value = limit.expression if isinstance(limit, exp.Limit) else None
             if not (isinstance(value, exp.Literal) and not value.is_string and str(value.this).isdigit()):
                 raise QueryError("LIMIT must be a whole number.")
-            return root.limit(min(int(value.this), MAX_LIMIT)), None
+            # In place: WITH TIES and the OFFSET stay.
+            value.replace(exp.Literal.number(min(int(value.this), MAX_LIMIT)))
+            return root, None
         return exp.select("*").from_(root.subquery("_user")).limit(MAX_LIMIT), None
 
 
@@ -610,6 +762,7 @@ _PERSON_FIELDS = {
     "created_at": "__person_created_at",
     "properties": "__person_properties",
 }
+_HIDDEN_FROM_STAR = ("team_id", "$session_id", *_PERSON_FIELDS.values())
 _DATE_ONLY = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 _SUB_DAY = frozenset({"h", "M", "s"})
 
@@ -651,7 +804,6 @@ class HogQLRunner:
             now=self.ctx.now,
             values=self.query.values,
             variables=self.query.variables,
-            reserved=self._engine_tables(),
         )
         root = sandbox.parse(self.query.query)
         sandbox.check(root)
@@ -678,15 +830,6 @@ class HogQLRunner:
             "timezone": self.ctx.timezone,
         }
 
-    def _engine_tables(self) -> frozenset[str]:
-        """Every table name in the engine (all databases), looked up once per engine."""
-        engine = self.ctx.engine
-        known = _ENGINE_TABLES.get(id(engine))
-        if known is None:
-            result = engine.execute("SELECT DISTINCT name FROM system.tables", settings=self.ctx.settings)
-            known = _ENGINE_TABLES[id(engine)] = frozenset(str(row[0]) for row in result.rows)
-        return known
-
 
 # Per query: no writes, the new analyzer (a WITH alias never stands for a column of the subqueries the
 # sandbox puts in place of events / persons) and a cap on the bytes of the result.
@@ -696,7 +839,6 @@ _SETTINGS: dict[str, Any] = {
     "max_result_bytes": MAX_RESULT_BYTES,
     "result_overflow_mode": "throw",
 }
-_ENGINE_TABLES: dict[int, frozenset[str]] = {}
 _TOO_MANY_BYTES = 396
 # Where an engine message starts quoting the SQL the sandbox built (its subqueries, SETTINGS, query id).
 _QUOTED_SQL = re.compile(
@@ -704,6 +846,10 @@ _QUOTED_SQL = re.compile(
 )
 # ClickHouse's "… In query SELECT …": the message is what comes before.
 _IN_QUERY = re.compile(r"\.?\s*In query \(?(SELECT|WITH)\b.*", re.S)
+
+
+_INTERNAL_QUALIFIER = re.compile(r"\b__table\d+\.")
+_INTERNAL_NAME = re.compile(r"\b(__\w+|_user\b)")
 
 
 def _user_error(exc: QueryError) -> QueryError:
@@ -719,4 +865,11 @@ def _user_error(exc: QueryError) -> QueryError:
     cleaned = _QUOTED_SQL.sub("", _IN_QUERY.sub("", detail))
     if isinstance(cause, QuerySyntaxError) and ("SETTINGS" in cleaned or "SELECT" in cleaned):
         return QueryError("Syntax error in SQL.")
+    # The analyzer's names for the sandbox's subqueries (``__table3.team_id``) are not the user's.
+    cleaned = _INTERNAL_QUALIFIER.sub("", cleaned)
+    if _INTERNAL_NAME.search(cleaned):
+        first = _INTERNAL_NAME.split(cleaned, maxsplit=1)[0].rstrip(" `'\"(:,")
+        return QueryError(
+            f"{first or 'The query could not be run'} (in a part of the query the sandbox adds)."
+        )
     return exc if cleaned == detail else QueryError(cleaned.rstrip(" .:") + ".")
