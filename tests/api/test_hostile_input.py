@@ -83,3 +83,28 @@ def test_a_float_past_64_bits_in_legacy_filters_comes_back(api: httpx.Client, te
     shown = api.get(f"{tenant.base}/insights/{created.json()['id']}/")
     assert shown.status_code == 200, shown.text
     assert shown.json()["filters"][""] == 1.8446744073709552e19
+
+
+def _post(api: httpx.Client, url: str, body: str) -> httpx.Response:
+    """JSON written by hand: the client's own encoder stops at its recursion limit."""
+    return api.post(url, content=body, headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("depth", [70, 300, 5000])
+def test_deeply_nested_queries_and_filters_are_refused_and_never_stored(
+    api: httpx.Client, tenant: Tenant, depth: int
+) -> None:
+    """Past 64 levels a query or legacy filters are a 400 (JSON writers stop at 255 levels: such an insight
+    would be stored and then break every list that shows it); far deeper JSON too."""
+    nested = "[" * depth + "1" + "]" * depth
+    query = '{"kind": "HogQLQuery", "query": "SELECT 1", "values": {"a": ' + nested + "}}"
+    ran = _post(api, f"{tenant.base}/query/", '{"query": ' + query + ', "refresh": "force_blocking"}')
+    assert ran.status_code == 400, ran.text
+    for body in (
+        '{"name": "deep", "query": ' + query + "}",
+        '{"name": "deep", "filters": {"x": ' + nested + "}}",
+    ):
+        created = _post(api, f"{tenant.base}/insights/", body)
+        assert created.status_code == 400, created.text
+    listed = api.get(f"{tenant.base}/insights/")
+    assert listed.status_code == 200 and listed.json()["count"] == 0

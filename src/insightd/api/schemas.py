@@ -8,9 +8,23 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
 
-from insightd.domain.queries import InvalidQuery, validate_query
+from insightd.domain.queries import MAX_QUERY_DEPTH, InvalidQuery, huge_integer, too_deep, validate_query
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: Any) -> Any:
+    """JSON that every store and writer takes: nested at most MAX_QUERY_DEPTH deep, integers in 64 bits
+    (checked without recursion, before the recursive checks)."""
+    if (where := too_deep(value)) is not None:
+        raise PydanticCustomError(
+            "too_deep",
+            "Nested more than {depth} levels deep at '{where}'.",
+            {"depth": MAX_QUERY_DEPTH, "where": where},
+        )
+    if (where := huge_integer(value)) is not None:
+        raise PydanticCustomError("max_value", "Integer out of range at '{where}'.", {"where": where})
+    return value
 
 
 def _no_nul(value: Any) -> Any:
@@ -52,7 +66,7 @@ class InsightWrite(_Body):
     query: Annotated[dict[str, Any], AfterValidator(_no_nul)] | None = Field(
         None, description="A PostHog query node, e.g. an InsightVizNode holding a TrendsQuery."
     )
-    filters: Annotated[dict[str, Any], AfterValidator(_no_nul)] | None = Field(
+    filters: Annotated[dict[str, Any], AfterValidator(_storable), AfterValidator(_no_nul)] | None = Field(
         None, description="Legacy filters; prefer `query`."
     )
     order: Int32 | None = None

@@ -7,6 +7,7 @@ node, and wrapper nodes hold a known source.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 INSIGHT_SOURCE_KINDS = {
@@ -73,22 +74,45 @@ def validate_query(query: Any) -> dict[str, Any]:
                 raise InvalidQuery(f"{source_kind} requires 'series' to be a list")
         if source_kind == "HogQLQuery" and not isinstance(source.get("query"), str):
             raise InvalidQuery("HogQLQuery requires 'query' to be a string")
+    if (where := too_deep(query)) is not None:
+        raise InvalidQuery(f"Query is nested more than {MAX_QUERY_DEPTH} levels deep at '{where}'")
     if (where := huge_integer(query)) is not None:
         raise InvalidQuery(f"Integer out of range at '{where or kind}'")
     return query
 
 
-def huge_integer(value: Any, path: tuple[str | int, ...] = ()) -> str | None:
+# Deeper than any real query node (property groups nest a few levels); JSON writers stop at 255.
+MAX_QUERY_DEPTH = 64
+
+
+def _children(value: Any) -> Iterator[tuple[str | int, Any]]:
+    if isinstance(value, dict):
+        yield from value.items()
+    elif isinstance(value, list):
+        yield from enumerate(value)
+
+
+def too_deep(value: Any) -> str | None:
+    """Where (an ``attr``-style path) ``value`` nests dicts and lists more than ``MAX_QUERY_DEPTH``
+    levels deep; None when it does not. Walks without recursion, so any depth is safe."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if len(path) > MAX_QUERY_DEPTH:
+            return "__".join(map(str, path))
+        stack.extend((child, (*path, key)) for key, child in _children(node))
+    return None
+
+
+def huge_integer(value: Any) -> str | None:
     """Where (an ``attr``-style path, ``a__0__b``) ``value`` holds an integer outside the 64-bit range
-    that ClickHouse, orjson and cache keys stop at; None when it holds none."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return "__".join(map(str, path)) if not -(2**63) <= value < 2**64 else None
-    children = (
-        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    )
-    for key, child in children:
-        if (where := huge_integer(child, (*path, key))) is not None:
-            return where
+    that ClickHouse, orjson and cache keys stop at; None when it holds none (walks without recursion)."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
+            return "__".join(map(str, path))
+        stack.extend((child, (*path, key)) for key, child in reversed(list(_children(node))))
     return None
 
 

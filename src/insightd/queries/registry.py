@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from insightd.domain.queries import huge_integer
+from insightd.domain.queries import MAX_QUERY_DEPTH, huge_integer, too_deep
 from insightd.errors import QueryError
 from insightd.queries.funnels import FunnelsRunner
 from insightd.queries.hogql import HogQLRunner
@@ -52,6 +52,10 @@ def parse_query(raw: Any) -> BaseModel:
             f"{', '.join(sorted(MODELS))}.",
             code="unsupported_query_kind",
             attr=f"{prefix}__kind",
+        )
+    if (where := too_deep(node)) is not None:  # orjson and the cache key stop at 255 levels
+        raise QueryError(
+            f"Invalid {kind}: nested more than {MAX_QUERY_DEPTH} levels deep.", attr=f"{prefix}__{where}"
         )
     if (where := huge_integer(node)) is not None:  # ClickHouse, orjson and the cache key stop at 64 bits
         raise QueryError(
