@@ -27,7 +27,8 @@ def ok(tenant: Tenant, text: str) -> dict[str, Any]:
 
 @pytest.fixture
 def mine(server: ServerThread) -> Tenant:
-    tenant = loaded_tenant(server, [Event("a", "$pageview", WHEN, {"$browser": "Chrome"})] * 2)
+    properties = {"$browser": "Chrome", "$time": "2024-01-08T09:00:00Z"}
+    tenant = loaded_tenant(server, [Event("a", "$pageview", WHEN, properties)] * 2)
     set_person(server, tenant.project_id, "a", {"email": "a@example.com"})
     return tenant
 
@@ -143,3 +144,59 @@ def test_unknown_person_field_is_a_400(mine: Tenant) -> None:
     response = mine.client().post(f"{mine.base}/query/", json={"query": query})
     assert response.status_code == 400
     assert "person.nope" in response.json()["detail"]
+
+
+POSTHOG_CALLS = [
+    ("toInt('1')", 1),
+    ("toInt('x')", None),
+    ("toFloat('1.5')", 1.5),
+    ("toDecimal('1.5', 2)", 1.5),
+    ("toIntOrZero('x')", 0),
+    ("toFloatOrZero('x')", 0.0),
+    ("toUUID('nope')", None),
+    ("toDateTime('2024-01-08 09:00:00')", "2024-01-08T09:00:00Z"),
+    ("toDateTime(properties.$time)", "2024-01-08T09:00:00Z"),
+    ("toDate('nope')", None),
+    ("toDate(timestamp)", "2024-01-08"),
+    ("toStartOfInterval(timestamp, toIntervalHour(1))", "2024-01-08T09:00:00Z"),
+    ("date_trunc('day', timestamp)", "2024-01-08T00:00:00Z"),
+    ("date_diff('day', timestamp, timestamp + toIntervalDay(2))", 2),
+    ("date_part('year', timestamp)", 2024),
+    ("current_date() = today()", True),
+    ("toDateTime64(timestamp, 3)", "2024-01-08T09:04:14Z"),
+    ("fromUnixTimestamp64Milli(toUnixTimestamp64Milli(timestamp))", "2024-01-08T09:04:14"),
+    ("toTypeName(1)", "UInt8"),
+    ("hex(255)", "FF"),
+    ("cityHash64('a') > 0", True),
+    ("toBool(1)", True),
+    ("split_part('a,b,c', ',', 2)", "b"),
+    ("left('héllo', 2)", "hé"),
+    ("isEmpty('')", True),
+    ("timezone('Europe/Paris', timestamp)", "2024-01-08T10:04:14+01:00"),
+    ("rowNumberInAllBlocks()", 0),
+]
+
+
+@pytest.mark.parametrize(("call", "value"), POSTHOG_CALLS)
+def test_posthogs_functions_run_as_posthog_prints_them(mine: Tenant, call: str, value: Any) -> None:
+    """PostHog's current HogQL names, translated as its printer does where ClickHouse lacks the name or
+    runs it differently (toInt → accurateCastOrNull, toDateTime of a string → best-effort parsing …)."""
+    body = ok(mine, f"SELECT {call} FROM events LIMIT 1")
+    result = body["results"][0][0]
+    assert (result if not isinstance(value, bool) else bool(result)) == value
+
+
+def test_posthogs_aggregations(mine: Tenant) -> None:
+    body = ok(
+        mine,
+        "SELECT quantileExact(0.5)(1), array_agg(event), string_agg(event, ','), groupArraySample(1)(event), "
+        "every(true), uniqMerge(s) FROM events, (SELECT uniqState(distinct_id) AS s FROM events) AS st",
+    )
+    assert body["results"] == [[1, ["$pageview", "$pageview"], "$pageview,$pageview", ["$pageview"], True, 1]]
+
+
+def test_now_is_in_the_project_timezone(server: ServerThread) -> None:
+    paris = loaded_tenant(server, [Event("a", "x", WHEN)], timezone="Europe/Paris")
+    body = ok(paris, "SELECT now(), current_timestamp() FROM events")
+    assert [t for _, t in body["types"]] == ["DateTime64(6, 'Europe/Paris')"] * 2
+    assert "now64(6, 'Europe/Paris')" in body["clickhouse"]

@@ -191,10 +191,11 @@ _TEMPLATES: dict[str, dict[int, str]] = {
     "tofloatordefault": {1: "toFloat64OrDefault({0})", 2: "toFloat64OrDefault({0}, {1})"},
     "touuid": {1: _ACCURATE % "UUID"},
     "tonullablestring": {1: _ACCURATE % "Nullable(String)"},
-    "parsedatetime": {2: "parseDateTimeOrNull({0}, {1}, {tz})", 3: "parseDateTimeOrNull({0}, {1}, {2})"},
+    # PostHog's are the OrNull forms, which this ClickHouse (chDB) lacks: a value that is no date fails.
+    "parsedatetime": {2: "parseDateTime({0}, {1}, {tz})"},
     "parsedatetimebesteffort": {
-        1: "parseDateTime64BestEffortOrNull({0}, 6, {tz})",
-        2: "parseDateTime64BestEffortOrNull({0}, 6, {1})",
+        1: "parseDateTime64BestEffort({0}, 6, {tz})",
+        2: "parseDateTime64BestEffort({0}, 6, {1})",
     },
     "todatetimeus": {
         1: "parseDateTime64BestEffortUSOrNull({0}, 6, {tz})",
@@ -326,7 +327,8 @@ def _date_template(name: str, args: list[exp.Expr]) -> str | None:
         if _DATETIME.match(text):
             return f"toDateTime({{0}}, {zone})"
         return f"parseDateTime64BestEffort({{0}}, 6, {zone})"
-    return f"parseDateTime64BestEffortOrNull({{0}}, 6, {zone})"
+    # PostHog's parseDateTime64BestEffortOrNull is missing from chDB: text that is no date fails.
+    return f"parseDateTime64BestEffort({{0}}, 6, {zone})"
 
 
 def translate(name: str, args: list[exp.Expr], timezone: str) -> exp.Expr | None:
