@@ -70,3 +70,67 @@ def test_invalid_override_json_on_dashboard_retrieve(api: httpx.Client, tenant: 
     board = api.post(f"{tenant.base}/dashboards/", json={"name": "B"}).json()
     response = api.get(f"{tenant.base}/dashboards/{board['id']}/", params={"filters_override": "{"})
     assert response.status_code == 400 and response.json()["attr"] == "filters_override"
+
+
+def test_falsy_filters_and_variables_change_nothing(api: httpx.Client, tenant: Tenant) -> None:
+    """PostHog's dashboard serializer reads ``filters`` and ``variables`` from the request in ``create`` /
+    ``update`` and sets them only when truthy (both are read-only method fields, so its
+    ``validate_filters`` / ``validate_variables`` never run): every falsy JSON value is a no-op."""
+    filters, variables = {"date_from": "-7d"}, {"abc": {"code_name": "x", "value": 3}}
+    board = api.post(f"{tenant.base}/dashboards/", json={"name": "B", "filters": filters}).json()
+    url = f"{tenant.base}/dashboards/{board['id']}/"
+    assert api.patch(url, json={"variables": variables}).status_code == 200
+    for empty in ({}, None, "", 0, False, []):
+        response = api.patch(url, json={"filters": empty, "variables": empty})
+        assert response.status_code == 200, (empty, response.text)
+        assert (response.json()["filters"], response.json()["variables"]) == (filters, variables), empty
+        created = api.post(f"{tenant.base}/dashboards/", json={"name": "C", "filters": empty})
+        assert created.status_code == 201 and created.json()["filters"] == {}, empty
+    for value in (0.5, True, "x", [None]):
+        response = api.patch(url, json={"variables": value})
+        assert response.status_code == 400 and response.json()["detail"] == "Filters must be a dictionary"
+
+
+UNSTORABLE: list[tuple[str, str, str, str]] = [
+    # (field, JSON text of the value, error code, words of the detail)
+    ("filters", '{"x": 18446744073709551616}', "max_value", "Integer out of range at 'x'"),
+    ("filters", '{"properties": [{"key": "a", "value": -9223372036854775809}]}', "max_value", "out of range"),
+    ("filters", '{"x": NaN}', "invalid", "NaN and Infinity"),
+    ("filters", '{"x": [-Infinity]}', "invalid", "at 'x__0'"),
+    ("filters", '{"date_from": "\\u0000"}', "null_characters_not_allowed", "Null characters"),
+    ("filters", '{"a\\u0000": 1}', "null_characters_not_allowed", "Null characters"),
+    ("filters", '{"date_from": "\\ud800"}', "invalid_unicode", "surrogates"),
+    ("filters", '{"x": ' + "[" * 80 + "]" * 80 + "}", "too_deep", "levels deep"),
+    ("variables", '{"a": {"value": 18446744073709551616}}', "max_value", "at 'a__value'"),
+    ("variables", '{"a\\u0000": 1}', "null_characters_not_allowed", "Null characters"),
+    ("variables", '{"a": {"value": Infinity}}', "invalid", "NaN and Infinity"),
+]
+
+
+def test_unstorable_filters_and_variables_are_400s_before_anything_changes(
+    api: httpx.Client, tenant: Tenant
+) -> None:
+    """Integers past 64 bits, NaN / Infinity, NUL characters (PostgreSQL stores none in JSON) and nesting
+    past 64 levels are refused with the rest of the request: nothing is stored, on either database."""
+    board = api.post(f"{tenant.base}/dashboards/", json={"name": "B", "filters": {"date_from": "-7d"}}).json()
+    url = f"{tenant.base}/dashboards/{board['id']}/"
+    headers = {"Content-Type": "application/json"}
+    for field, value, code, words in UNSTORABLE:
+        for method, target in (("PATCH", url), ("PUT", url), ("POST", f"{tenant.base}/dashboards/")):
+            if method == "POST" and field == "variables":
+                continue  # PostHog's create ignores variables (they are only copied when duplicating)
+            body = f'{{"name": "renamed", "{field}": {value}}}'
+            response = api.request(method, target, content=body.encode(), headers=headers)
+            assert response.status_code == 400, (method, value, response.text)
+            error = response.json()
+            assert (error["type"], error["code"], error["attr"]) == ("validation_error", code, field), error
+            assert words in error["detail"], (value, error)
+    got = api.get(url).json()
+    assert (got["name"], got["filters"], got["variables"]) == ("B", {"date_from": "-7d"}, {})
+    listed = api.get(f"{tenant.base}/dashboards/").json()
+    assert [d["name"] for d in listed["results"]] == ["B"]  # no POST created anything
+    # Variables of a create are ignored, whatever they hold (PostHog's create does not read them).
+    ignored = api.post(
+        f"{tenant.base}/dashboards/", content=b'{"name": "V", "variables": {"a": NaN}}', headers=headers
+    )
+    assert ignored.status_code == 201 and ignored.json()["variables"] == {}

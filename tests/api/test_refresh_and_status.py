@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -192,26 +191,53 @@ def test_timezone_and_case_of_refresh_on_insights(api: httpx.Client, loaded: Ten
     assert bad.status_code == 400 and bad.json()["attr"] == "refresh"
 
 
-def test_insight_failures_never_500(api: httpx.Client, loaded: Tenant) -> None:
+def test_insight_failures_never_500(
+    api: httpx.Client, loaded: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """InsightSerializer.insight_result: an unexpected failure is 200 with result null and a QueryStatus
-    carrying the error; a query error (PostHog's exposed errors) stays the request's 400."""
+    carrying the error (its message, as PostHog's ``error_message=str(e)``), on a single insight, in a
+    list and on a dashboard tile; a query error (PostHog's exposed errors) stays the request's 400."""
+    from insightd.queries import registry
+
+    board = api.post(f"{loaded.base}/dashboards/", json={"name": "D"}).json()
     insight = create(api, loaded, VIEWS)
+    api.patch(f"{loaded.base}/insights/{insight['id']}/", json={"dashboards": [board["id"]]})
+    real = registry.RUNNERS["TrendsQuery"]
+
+    def crashing(query: Any, ctx: Any) -> Any:
+        if ctx.team_id == loaded.project_id:
+            raise RuntimeError("the runner broke")
+        return real(query, ctx)
+
+    monkeypatch.setitem(registry.RUNNERS, "TrendsQuery", crashing)
     url = f"{loaded.base}/insights/{insight['id']}/"
-    huge = json.dumps({"date_from": "-99999999d"})
-    response = api.get(
-        url, params={"refresh": "blocking", "filters_override": huge, "client_query_id": "q-1"}
+    response = api.get(url, params={"refresh": "force_blocking", "client_query_id": "q-1"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["result"] is None and body["is_cached"] is False and body["timezone"] == "UTC"
+    assert body["last_refresh"] is None
+    status = body["query_status"]
+    assert set(status) == QUERY_STATUS_KEYS and status["error"] is True and status["complete"] is False
+    assert status["error_message"] == "the runner broke"
+    assert (status["id"], status["team_id"], status["insight_id"]) == (
+        "q-1",
+        loaded.project_id,
+        insight["id"],
     )
-    assert response.status_code in (200, 400), response.text  # 400 once the date is refused as input
-    if response.status_code == 200:
-        body = response.json()
-        assert body["result"] is None and body["is_cached"] is False and body["timezone"] == "UTC"
-        status = body["query_status"]
-        assert set(status) == QUERY_STATUS_KEYS and status["error"] is True and status["error_message"]
-        assert (status["id"], status["team_id"], status["insight_id"]) == (
-            "q-1",
-            loaded.project_id,
-            insight["id"],
-        )
+
+    response = api.get(f"{loaded.base}/insights/", params={"refresh": "force_blocking"})
+    assert response.status_code == 200, response.text
+    (listed,) = response.json()["results"]
+    assert listed["result"] is None and set(listed["query_status"]) == QUERY_STATUS_KEYS
+    assert listed["query_status"]["error_message"] == "the runner broke"
+    assert listed["query_status"]["id"] is None  # a list has no client query id
+
+    response = api.get(f"{loaded.base}/dashboards/{board['id']}/", params={"refresh": "force_blocking"})
+    assert response.status_code == 200, response.text
+    (tile,) = response.json()["tiles"]
+    assert tile["insight"]["result"] is None and tile["insight"]["query_status"]["error"] is True
+    monkeypatch.undo()
+
     broken = create(api, loaded, {"kind": "DataVisualizationNode", "source": {**SQL, "query": "select nope"}})
     listed = api.get(f"{loaded.base}/insights/", params={"refresh": "blocking"}).json()["results"]
     status = next(i for i in listed if i["id"] == broken["id"])["query_status"]

@@ -214,3 +214,109 @@ def test_dashboard_retrieve_shows_tiles_under_its_filters(server: ServerThread) 
     assert client.get(f"{tenant.base}/insights/{insight['id']}/").json()["query"]["source"]["properties"] == [
         CHROME
     ]  # the saved insight is untouched
+
+
+FIRST_DAYS = {"date_from": "2024-03-01", "date_to": "2024-03-03T23:59:59"}
+COUNT_SQL = "select count() from events where {filters}"
+
+
+def _hogql(**filters: Any) -> dict[str, Any]:
+    return {"kind": "HogQLQuery", "query": COUNT_SQL, "filters": filters}
+
+
+def test_malformed_query_fields_take_dashboard_filters_without_a_500(server: ServerThread) -> None:
+    """A date range that is not an object is replaced by the dashboard's; a SQL insight's property group
+    is AND-ed as a group; property filters that are neither list nor group stay for the query's own
+    validation (a 400), never a 500 from applying the filters."""
+    tenant = _tenant(server)
+    client = tenant.client()
+    bold = {"display": "BoldNumber"}
+
+    def run(query: dict[str, Any], filters: dict[str, Any]) -> Any:
+        return client.post(f"{tenant.base}/query/", json={"query": query, "filters_override": filters})
+
+    viz = run(trends([ev("$pageview")], dateRange="abc", trendsFilter=bold), FIRST_DAYS)
+    assert viz.status_code == 200, viz.text
+    assert viz.json()["results"][0]["aggregated_value"] == 4
+    for date_range in ([1], "abc", 5):
+        sql = run(_hogql(dateRange=date_range), FIRST_DAYS)
+        assert sql.status_code == 200 and sql.json()["results"] == [[4]], (date_range, sql.text)
+    group = {"type": "AND", "values": [CHROME]}
+    sql = run(_hogql(properties=group, dateRange=MARCH), {"properties": [PRO]})
+    assert sql.status_code == 200 and sql.json()["results"] == [[3]], sql.text  # Chrome AND pro
+    for bad in (5, "x", {"key": 1}):
+        for query in (_hogql(properties=bad), trends([ev("$pageview")], properties=bad)):
+            response = run(query, {"properties": [PRO], **FIRST_DAYS})
+            assert response.status_code == 400, (query, response.text)
+            assert "properties" in response.json()["attr"], response.json()
+
+    # A saved insight whose date range is not an object: retrieved and shown on a dashboard under its
+    # filters (the dashboard's date range replaces it).
+    query = {
+        "kind": "InsightVizNode",
+        "source": trends([ev("$pageview")], dateRange="abc", trendsFilter=bold),
+    }
+    board = client.post(f"{tenant.base}/dashboards/", json={"name": "D"}).json()
+    created = client.post(
+        f"{tenant.base}/insights/", json={"name": "x", "query": query, "dashboards": [board["id"]]}
+    )
+    assert created.status_code == 201, created.text
+    assert _count(_retrieve(tenant, created.json()["id"], filters_override=FIRST_DAYS)) == 4
+    url = f"{tenant.base}/dashboards/{board['id']}/"
+    patched = client.patch(url, json={"filters": FIRST_DAYS})
+    assert patched.status_code == 200, patched.text
+    (tile,) = client.get(url, params={"refresh": "blocking"}).json()["tiles"]
+    assert _count(tile["insight"]) == 4
+    assert tile["insight"]["query"]["source"]["dateRange"] == FIRST_DAYS
+
+
+def test_one_failing_insight_never_breaks_a_dashboard(server: ServerThread) -> None:
+    """Each tile's insight fails alone: its result is null and its query_status carries the error, the
+    other tiles have theirs (PostHog's ``InsightSerializer.insight_result``)."""
+    tenant = _tenant(server)
+    client = tenant.client()
+    board = client.post(f"{tenant.base}/dashboards/", json={"name": "D", "filters": {"properties": [PRO]}})
+    board_id = board.json()["id"]
+    good = _chrome_views(tenant, dashboards=[board_id])
+    broken = {"kind": "DataVisualizationNode", "source": _hogql(properties=5)}
+    bad = client.post(f"{tenant.base}/insights/", json={"query": broken, "dashboards": [board_id]}).json()
+
+    response = client.get(f"{tenant.base}/dashboards/{board_id}/", params={"refresh": "blocking"})
+    assert response.status_code == 200, response.text
+    tiles = {tile["insight"]["id"]: tile["insight"] for tile in response.json()["tiles"]}
+    assert _count(tiles[good["id"]]) == 3  # Chrome AND pro
+    failed = tiles[bad["id"]]
+    assert failed["result"] is None and failed["query_status"]["error"] is True
+    assert "properties" in failed["query_status"]["error_message"]
+    assert failed["query_status"]["insight_id"] == bad["id"]
+    # Alone, seen from the dashboard, the insight's error is the request's 400 (PostHog's exposed errors).
+    single = client.get(
+        f"{tenant.base}/insights/{bad['id']}/", params={"refresh": "blocking", "from_dashboard": board_id}
+    )
+    assert single.status_code == 400, single.text
+
+
+def test_no_database_session_is_held_while_tiles_compute(server: ServerThread, monkeypatch: Any) -> None:
+    """Dashboard retrieve (and insight retrieve) load and detach what they show, compute with no session
+    open, then serialize: on PostgreSQL an open session would sit idle in transaction meanwhile."""
+    from insightd.queries import registry
+
+    tenant = _tenant(server)
+    client = tenant.client()
+    board = client.post(f"{tenant.base}/dashboards/", json={"name": "D", "filters": {"properties": [PRO]}})
+    insight = _chrome_views(tenant, dashboards=[board.json()["id"]])
+    pool = server.state.db.engine.pool
+    held: list[int] = []
+    real = registry.RUNNERS["TrendsQuery"]
+
+    def watched(query: Any, ctx: Any) -> Any:
+        if ctx.team_id == tenant.project_id:
+            held.append(pool.checkedout())  # type: ignore[attr-defined]
+        return real(query, ctx)
+
+    monkeypatch.setitem(registry.RUNNERS, "TrendsQuery", watched)
+    params = {"refresh": "force_blocking"}
+    response = client.get(f"{tenant.base}/dashboards/{board.json()['id']}/", params=params)
+    assert response.status_code == 200 and _count(response.json()["tiles"][0]["insight"]) == 3
+    assert client.get(f"{tenant.base}/insights/{insight['id']}/", params=params).status_code == 200
+    assert held == [0, 0]

@@ -9,7 +9,7 @@ alike. A query error (insightd's own errors, PostHog's exposed ones) is the 400 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -17,6 +17,7 @@ from insightd.errors import InsightdError
 from insightd.execution.cancellation import CancelScope
 from insightd.execution.modes import ExecutionMode
 from insightd.execution.service import QueryRequest, QueryService
+from insightd.queries.dashboard_filters import effective_query
 from insightd.queries.project import ProjectSettings
 from insightd.store.models import Insight
 
@@ -90,35 +91,41 @@ def insight_results(
     refresh_requested: bool = False,
     raise_errors: bool = False,
     scope: CancelScope | None = None,
+    filters: Mapping[str, Any] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Result fields per insight id (insights without a query are left out).
 
     ``refresh_requested``: the client sent a refresh value PostHog reads as one (``timezone`` is then
-    the project's even without a result)."""
+    the project's even without a result). ``filters``: dashboard filters that apply; each insight's
+    query becomes the effective one (shown and computed), so the insights must be detached copies.
+    Applying them is part of each insight's computation: an insight they cannot apply to fails alone."""
     out: dict[int, dict[str, Any]] = {}
     timezone = project.timezone if refresh_requested else None
+    query_id = client_query_id if len(insights) == 1 else None
     for insight in insights:
         if scope is not None and scope.cancelled:
             break  # the client left: compute nothing more for it
         if not insight.query:
             continue
-        request = QueryRequest(
-            team_id=team_id,
-            project=project,
-            query=insight.query,
-            mode=mode,
-            client_query_id=client_query_id if len(insights) == 1 else None,
-            insight_id=insight.id,
-            scope=scope,
-        )
         failed = partial(
             _failed,
             team_id=team_id,
             insight_id=insight.id,
-            query_id=request.client_query_id,
+            query_id=query_id,
             timezone=project.timezone,
         )
         try:
+            if filters:
+                insight.query = effective_query(insight.query, dict(filters))
+            request = QueryRequest(
+                team_id=team_id,
+                project=project,
+                query=insight.query,
+                mode=mode,
+                client_query_id=query_id,
+                insight_id=insight.id,
+                scope=scope,
+            )
             out[insight.id] = _fields(service.run(request), timezone)
         except InsightdError as exc:
             if mode is ExecutionMode.FORCE_CACHE:

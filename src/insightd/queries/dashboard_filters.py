@@ -243,12 +243,36 @@ def remove_contradicted(query: Any, filters: dict[str, Any]) -> Any:
 # -- applying -------------------------------------------------------------------------------------------
 
 
-def _has_leaf(properties: Any) -> bool:
-    if isinstance(properties, list):
-        return any(_has_leaf(p) for p in properties)
-    if isinstance(properties, dict):
-        return _has_leaf(properties["values"]) if isinstance(properties.get("values"), list) else True
-    return False
+def _is_group(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("values"), list) and "key" not in value
+
+
+def _no_filter(properties: Any) -> bool:
+    """Whether ``properties`` (a list or a group) holds nothing but empty groups."""
+    if _is_group(properties):
+        return _no_filter(properties["values"])
+    return isinstance(properties, list) and all(_is_group(p) and _no_filter(p) for p in properties)
+
+
+def _with_properties(own: Any, properties: list[dict[str, Any]], *, as_list: bool) -> Any:
+    """The query's own property filters AND-ed with the dashboard's. ``as_list`` (a SQL insight's
+    ``filters.properties``, a list whose items may be groups): the dashboard's are appended, after the
+    own group when it is one. Otherwise (an insight's ``properties``, a list or a group): the two sets
+    become one AND group. A value that is neither list nor group is left for the query's validation
+    to report (a 400, or the insight's error in a list or on a dashboard), never guessed at."""
+    if own is None or _no_filter(own):
+        return list(properties)
+    if not isinstance(own, list) and not _is_group(own):
+        return own
+    if as_list:
+        return [*(own if isinstance(own, list) else [own]), *properties]
+    own_group = own if isinstance(own, dict) else {"type": "AND", "values": own}
+    return {"type": "AND", "values": [own_group, {"type": "AND", "values": properties}]}
+
+
+def _date_range(current: Any, date_from: Any, date_to: Any) -> dict[str, Any]:
+    """The dashboard's bounds over a query's ``dateRange`` (replaced outright when it is not an object)."""
+    return {**(current if isinstance(current, dict) else {}), "date_from": date_from, "date_to": date_to}
 
 
 def apply_dashboard_filters(query: Any, filters: dict[str, Any]) -> Any:
@@ -267,27 +291,20 @@ def apply_dashboard_filters(query: Any, filters: dict[str, Any]) -> Any:
         out["filters"] = hogql
         if date_from or date_to:
             hogql["dateRange"] = {
-                **(hogql.get("dateRange") or {}),
-                "date_from": date_from,
-                "date_to": date_to,
+                **_date_range(hogql.get("dateRange"), date_from, date_to),
                 "explicitDate": bool(filters.get("explicitDate")),
             }
         if properties:
-            hogql["properties"] = [*(hogql.get("properties") or []), *properties]
+            hogql["properties"] = _with_properties(hogql.get("properties"), properties, as_list=True)
         if filters.get("filterTestAccounts") is not None:
             hogql["filterTestAccounts"] = filters["filterTestAccounts"]
         return out
     if kind not in INSIGHT_KINDS:
         return query
     if properties:
-        own = out.get("properties")
-        if _has_leaf(own):
-            own_group = own if isinstance(own, dict) else {"type": "AND", "values": own}
-            out["properties"] = {"type": "AND", "values": [own_group, {"type": "AND", "values": properties}]}
-        else:
-            out["properties"] = list(properties)
+        out["properties"] = _with_properties(out.get("properties"), properties, as_list=False)
     if date_from or date_to:
-        out["dateRange"] = {**(out.get("dateRange") or {}), "date_from": date_from, "date_to": date_to}
+        out["dateRange"] = _date_range(out.get("dateRange"), date_from, date_to)
         if filters.get("explicitDate") is not None:
             out["dateRange"]["explicitDate"] = filters["explicitDate"]
     if filters.get("breakdown_filter") and kind in WITH_BREAKDOWN:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from insightd.domain.queries import MAX_QUERY_DEPTH, huge_integer, too_deep
 from insightd.domain.tags import normalize_tags
 from insightd.errors import NotFound, ValidationFailed
 from insightd.queries.dashboard_filters import Overrides, dashboard_filter
@@ -19,8 +22,8 @@ from insightd.store.models import Dashboard, DashboardTile, Insight
 from insightd.store.types import utcnow
 
 SCOPE = "Dashboard"
-# Serializes the insights of a dashboard's tiles (basic ones unless the route computes results).
-TileInsights = Callable[[Session, Dashboard, list[Insight]], list[dict[str, Any]]]
+# A dashboard's live tiles, each with its insight, in tile order.
+Tiles = list[tuple[DashboardTile, Insight]]
 
 
 def find_dashboard(
@@ -35,28 +38,76 @@ def find_dashboard(
     return dashboard
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> tuple[str, str] | None:
+    """The first text (key or value) no database stores -- a NUL (PostgreSQL refuses it) or a lone UTF-16
+    surrogate -- or number JSON has no literal for (NaN, Infinity), in ``value``: its error code and
+    where it is (an ``attr``-style path). Walks without recursion."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        texts = [node] if isinstance(node, str) else list(node) if isinstance(node, dict) else []
+        for text in texts:
+            if (bad := _UNSTORABLE.search(text)) is not None:
+                where = "__".join(map(str, path if text is node else (*path, text)))
+                return ("null_characters_not_allowed" if bad.group() == "\x00" else "invalid_unicode"), where
+        if isinstance(node, float) and not math.isfinite(node):
+            return "invalid", "__".join(map(str, path))
+        children = (
+            node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        )
+        stack.extend((child, (*path, key)) for key, child in children)
+    return None
+
+
+def _check_storable(value: Any, field: str) -> None:
+    """A 400 (``attr`` the field) for a value no store or JSON writer takes: nested past MAX_QUERY_DEPTH,
+    an integer past 64 bits, NUL or lone surrogates in text, NaN or Infinity."""
+    if (where := too_deep(value)) is not None:
+        raise ValidationFailed(
+            f"Nested more than {MAX_QUERY_DEPTH} levels deep at '{where}'.", code="too_deep", attr=field
+        )
+    if (where := huge_integer(value)) is not None:
+        raise ValidationFailed(f"Integer out of range at '{where}'.", code="max_value", attr=field)
+    found = _unstorable(value)
+    if found is None:
+        return
+    code, where = found
+    detail = {
+        "null_characters_not_allowed": "Null characters are not allowed.",
+        "invalid_unicode": "Text must be valid Unicode (no lone surrogates).",
+    }.get(code, f"NaN and Infinity are not valid JSON numbers (at '{where}').")
+    raise ValidationFailed(detail, code=code, attr=field)
+
+
 def _written(data: dict[str, Any], field: str) -> dict[str, Any] | None:
-    """A dashboard's ``filters`` or ``variables`` as a request sets them, as PostHog's serializer: an
-    empty value (``{}``, ``null``, ``""``) changes nothing, anything else must be a JSON object (its 400
-    says "Filters must be a dictionary" for variables too, as PostHog's does)."""
+    """A dashboard's ``filters`` or ``variables`` as a request sets them, as PostHog's serializer (its
+    ``update`` reads them from the request: ``validate_filters`` / ``validate_variables`` never run, as
+    both fields are read-only method fields): an empty value (``{}``, ``null``, ``""``, ``0``, ``[]``)
+    changes nothing, anything else must be a JSON object (its 400 says "Filters must be a dictionary"
+    for variables too, as PostHog's does), and one that no store takes is a 400 too."""
     value = data.get(field)
     if not value:
         return None
     if not isinstance(value, dict):
         raise ValidationFailed("Filters must be a dictionary", code="invalid")
+    _check_storable(value, field)
     return dashboard_filter(value, field) if field == "filters" else value
 
 
 def create_dashboard(session: Session, actor: Actor, data: dict[str, Any]) -> Dashboard:
     """PostHog's create reads ``filters`` from the request; ``variables`` are only copied when
     duplicating a dashboard, so a new one starts without."""
+    filters = _written(data, "filters") or {}
     now = utcnow()
     dashboard = Dashboard(
         project_id=actor.project_id,
         name=data.get("name"),
         description=data.get("description") or "",
         pinned=bool(data.get("pinned", False)),
-        filters=_written(data, "filters") or {},
+        filters=filters,
         variables={},
         created_at=now,
         created_by_id=actor.user.id,
@@ -78,6 +129,7 @@ def create_dashboard(session: Session, actor: Actor, data: dict[str, Any]) -> Da
 
 
 def update_dashboard(session: Session, actor: Actor, dashboard_id: int, data: dict[str, Any]) -> Dashboard:
+    written = {field: _written(data, field) for field in ("filters", "variables")}  # 400s before any change
     dashboard = find_dashboard(
         session, actor.project_id, dashboard_id, include_deleted=data.get("deleted") is False
     )
@@ -88,8 +140,7 @@ def update_dashboard(session: Session, actor: Actor, dashboard_id: int, data: di
                 continue
             changes.append(change(SCOPE, field, getattr(dashboard, field), data[field]))
             setattr(dashboard, field, data[field])
-    for field in ("filters", "variables"):
-        value = _written(data, field)
+    for field, value in written.items():
         if value is not None and value != getattr(dashboard, field):
             changes.append(change(SCOPE, field, getattr(dashboard, field), value))
             setattr(dashboard, field, value)
@@ -138,11 +189,14 @@ def serialize_dashboards(
     *,
     with_tiles: bool,
     overrides: Overrides | None = None,
-    tile_insights: TileInsights | None = None,
+    tiles: Mapping[int, Tiles] | None = None,
+    results: Mapping[int, Mapping[str, Any]] | None = None,
+    timezone: str = "UTC",
 ) -> list[dict[str, Any]]:
     """PostHog's dashboard serializers: the basic one (lists) or, ``with_tiles``, the full one with
     ``filters`` and ``variables`` (the request's overrides over the stored ones), the stored ones as
-    ``persisted_*``, and the tiles, whose insights ``tile_insights`` serializes."""
+    ``persisted_*``, and the tiles (``tiles`` per dashboard id, as ``load_tiles`` gave them, else read
+    now), each insight in full with its ``results`` (per insight id) when given, else basic."""
     ids = [d.id for d in dashboards]
     tags = tags_for(session, "dashboard", ids)
     users = users_by_id(session, {d.created_by_id for d in dashboards})
@@ -172,13 +226,15 @@ def serialize_dashboards(
             data["variables"] = {**(dashboard.variables or {}), **(over.variables or {})}
             data["persisted_filters"] = dashboard.filters or None
             data["persisted_variables"] = dashboard.variables or None
-            data["tiles"] = _tiles(session, dashboard, tile_insights or _basic_insights)
+            rows = (tiles or {}).get(dashboard.id)
+            data["tiles"] = _tiles(
+                session,
+                rows if rows is not None else load_tiles(session, dashboard),
+                results=results,
+                timezone=timezone,
+            )
         out.append(data)
     return out
-
-
-def _basic_insights(session: Session, dashboard: Dashboard, insights: list[Insight]) -> list[dict[str, Any]]:
-    return serialize_insights(session, insights, basic=True)
 
 
 def dashboard_tile(
@@ -201,18 +257,41 @@ def dashboard_tile(
     )
 
 
-def _tiles(session: Session, dashboard: Dashboard, tile_insights: TileInsights) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(DashboardTile, Insight)
-        .join(Insight, Insight.id == DashboardTile.insight_id)
-        .where(
-            DashboardTile.dashboard_id == dashboard.id,
-            DashboardTile.deleted.is_(False),
-            Insight.deleted.is_(False),
-        )
-        .order_by(DashboardTile.id)
-    ).all()
-    insights = tile_insights(session, dashboard, [insight for _, insight in rows])
+def load_tiles(session: Session, dashboard: Dashboard, *, detach: bool = False) -> Tiles:
+    """The dashboard's live tiles with their (live) insights, in tile order. ``detach``: the tiles and
+    insights leave the session (with the dashboard), so results can be computed with no session open and
+    an insight's query replaced by the one the dashboard's filters make without ever being saved."""
+    rows = [
+        (tile, insight)
+        for tile, insight in session.execute(
+            select(DashboardTile, Insight)
+            .join(Insight, Insight.id == DashboardTile.insight_id)
+            .where(
+                DashboardTile.dashboard_id == dashboard.id,
+                DashboardTile.deleted.is_(False),
+                Insight.deleted.is_(False),
+            )
+            .order_by(DashboardTile.id)
+        ).all()
+    ]
+    if detach:
+        for tile, insight in rows:
+            session.expunge(tile)
+            session.expunge(insight)
+        session.expunge(dashboard)
+    return rows
+
+
+def _tiles(
+    session: Session,
+    rows: Tiles,
+    *,
+    results: Mapping[int, Mapping[str, Any]] | None,
+    timezone: str,
+) -> list[dict[str, Any]]:
+    insights = serialize_insights(
+        session, [insight for _, insight in rows], basic=results is None, timezone=timezone, results=results
+    )
     return [
         {
             "id": tile.id,

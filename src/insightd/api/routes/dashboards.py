@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from insightd.api import overrides
@@ -19,19 +18,16 @@ from insightd.errors import NotFound
 from insightd.execution.cancellation import CancelScope
 from insightd.execution.insights import insight_results
 from insightd.execution.modes import ExecutionMode, parse_refresh, refresh_requested
-from insightd.queries.dashboard_filters import effective_query
 from insightd.queries.project import ProjectSettings
 from insightd.services.context import Actor
 from insightd.services.dashboards import (
-    TileInsights,
     create_dashboard,
     find_dashboard,
     list_dashboards,
+    load_tiles,
     serialize_dashboards,
     update_dashboard,
 )
-from insightd.services.representations import serialize_insights
-from insightd.store.models import Dashboard, Insight
 
 router = APIRouter(route_class=NegotiatedRoute, tags=["dashboards"])
 
@@ -42,35 +38,46 @@ def _id(value: str) -> int:
     return int(value)
 
 
-def _tile_insights(
+def _respond(
     state: State,
     actor: Actor,
+    dashboard_id: int,
     over: overrides.Overrides,
     *,
     mode: ExecutionMode = ExecutionMode.FORCE_CACHE,
     refresh_asked: bool = False,
     scope: CancelScope | None = None,
-) -> TileInsights:
-    """PostHog's tiles: each insight in full, its query and result those of the dashboard's filters (with
-    the request's overrides), computed by ``refresh`` (by default read from the cache only)."""
-
-    def serialize(session: Session, dashboard: Dashboard, insights: list[Insight]) -> list[dict[str, Any]]:
-        filters = over.effective(dashboard.filters)
-        for insight in insights:
-            session.expunge(insight)  # detached: the effective query below is never saved
-            insight.query = effective_query(insight.query, filters)
-        computed = insight_results(
-            state.queries,
-            insights,
-            team_id=actor.project_id,
-            project=ProjectSettings.of(actor.project),
-            mode=mode,
-            refresh_requested=refresh_asked,
-            scope=scope,
+    include_deleted: bool = False,
+    status_code: int = 200,
+) -> Response:
+    """A dashboard as PostHog's full serializer gives it: each tile's insight in full, its query and
+    result those of the dashboard's filters (with the request's overrides), computed by ``refresh`` (by
+    default read from the cache only). Loaded and detached first: no database session is open while the
+    results are computed (on PostgreSQL a session would sit idle in transaction all along)."""
+    with state.db.read() as session:
+        dashboard = find_dashboard(session, actor.project_id, dashboard_id, include_deleted=include_deleted)
+        tiles = load_tiles(session, dashboard, detach=True)
+    computed = insight_results(
+        state.queries,
+        [insight for _, insight in tiles],
+        team_id=actor.project_id,
+        project=ProjectSettings.of(actor.project),
+        mode=mode,
+        refresh_requested=refresh_asked,
+        scope=scope,
+        filters=over.effective(dashboard.filters),
+    )
+    with state.db.read() as session:
+        (item,) = serialize_dashboards(
+            session,
+            [dashboard],
+            with_tiles=True,
+            overrides=over,
+            tiles={dashboard.id: tiles},
+            results=computed,
+            timezone=actor.project.timezone,
         )
-        return serialize_insights(session, insights, timezone=actor.project.timezone, results=computed)
-
-    return serialize
+    return ok(item, status_code=status_code)
 
 
 @router.get("/dashboards/", summary="List dashboards")
@@ -85,14 +92,8 @@ def list_(request: Request, state: State, actor: DashboardRead) -> Response:
 @router.post("/dashboards/", status_code=201, summary="Create a dashboard")
 def create(state: State, actor: DashboardWrite, body: Annotated[DashboardBody, Body()]) -> Response:
     with state.db.write() as session:
-        dashboard = create_dashboard(session, actor, body.changes())
-        (item,) = serialize_dashboards(
-            session,
-            [dashboard],
-            with_tiles=True,
-            tile_insights=_tile_insights(state, actor, overrides.Overrides()),
-        )
-    return ok(item, status_code=201)
+        dashboard_id = create_dashboard(session, actor, body.changes()).id
+    return _respond(state, actor, dashboard_id, overrides.Overrides(), status_code=201)
 
 
 @router.get(
@@ -111,20 +112,15 @@ def _retrieve(
 ) -> Response:
     over = overrides.checked(overrides.from_query_string(request.query_params))
     refresh = request.query_params.get("refresh")
-    tiles = _tile_insights(
+    return _respond(
         state,
         actor,
+        _id(dashboard_id),
         over,
         mode=parse_refresh(refresh, lenient=True),
         refresh_asked=refresh_requested(refresh),
         scope=scope,
     )
-    with state.db.read() as session:
-        dashboard = find_dashboard(session, actor.project_id, _id(dashboard_id))
-        (item,) = serialize_dashboards(
-            session, [dashboard], with_tiles=True, overrides=over, tile_insights=tiles
-        )
-    return ok(item)
 
 
 @router.patch("/dashboards/{dashboard_id}/", summary="Update a dashboard; `deleted` soft-deletes or restores")
@@ -136,14 +132,8 @@ def update(
     body: Annotated[DashboardBody | None, Body()] = None,
 ) -> Response:
     with state.db.write() as session:
-        dashboard = update_dashboard(session, actor, _id(dashboard_id), (body or DashboardBody()).changes())
-        (item,) = serialize_dashboards(
-            session,
-            [dashboard],
-            with_tiles=True,
-            tile_insights=_tile_insights(state, actor, overrides.Overrides()),
-        )
-    return ok(item)
+        updated = update_dashboard(session, actor, _id(dashboard_id), (body or DashboardBody()).changes()).id
+    return _respond(state, actor, updated, overrides.Overrides(), include_deleted=True)
 
 
 @router.delete("/dashboards/{dashboard_id}/", status_code=405, summary="Not allowed: PATCH `deleted: true`")

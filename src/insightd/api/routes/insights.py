@@ -18,7 +18,6 @@ from insightd.domain.values import str_to_bool
 from insightd.execution.cancellation import CancelScope
 from insightd.execution.insights import insight_results
 from insightd.execution.modes import parse_refresh, refresh_requested
-from insightd.queries.dashboard_filters import effective_query
 from insightd.queries.project import ProjectSettings
 from insightd.services.activity import list_activity
 from insightd.services.context import Actor
@@ -177,10 +176,9 @@ def _respond(
             if found is not None:
                 tile = {"color": found.color, "layouts": found.layouts}
                 dashboard_filters = find_dashboard(session, actor.project_id, found.dashboard_id).filters
-        session.expunge(insight)  # a detached copy: the effective query below is never saved
-    if not basic:  # the basic serializer shows the saved query (PostHog's InsightBasicSerializer)
-        insight.query = effective_query(insight.query, over.effective(dashboard_filters))
-    # Computing may take a while: no database session is held meanwhile.
+        session.expunge(insight)  # a detached copy: the effective query it gets is never saved
+    # Computing may take a while: no database session is held meanwhile. The basic serializer shows the
+    # saved query (PostHog's InsightBasicSerializer); otherwise the dashboard's filters apply to it.
     computed = (
         None
         if basic
@@ -194,6 +192,7 @@ def _respond(
             refresh_requested=refresh_requested(refresh),
             raise_errors=True,
             scope=scope,
+            filters=over.effective(dashboard_filters),
         )
     )
     with state.db.read() as session:
