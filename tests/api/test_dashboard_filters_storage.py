@@ -134,3 +134,27 @@ def test_unstorable_filters_and_variables_are_400s_before_anything_changes(
         f"{tenant.base}/dashboards/", content=b'{"name": "V", "variables": {"a": NaN}}', headers=headers
     )
     assert ignored.status_code == 201 and ignored.json()["variables"] == {}
+
+
+def test_overrides_json_writers_cannot_take_are_400s(api: httpx.Client, tenant: Tenant) -> None:
+    """A dashboard shows its overrides and a query carries them: nesting past 64 levels, NaN / Infinity
+    and integers past 64 bits are the request's 400, naming the parameter (not a 500 writing the
+    response, nor a NaN silently in a cache key)."""
+    board = api.post(f"{tenant.base}/dashboards/", json={"name": "B"}).json()
+    deep = "[" * 80 + "]" * 80
+    for name in ("filters_override", "variables_override", "tile_filters_override"):
+        response = api.get(f"{tenant.base}/dashboards/{board['id']}/", params={name: f'{{"x": {deep}}}'})
+        assert response.status_code == 400, (name, response.text)
+        assert (response.json()["attr"], response.json()["code"]) == (name, "too_deep")
+    query = '{"kind": "HogQLQuery", "query": "select 1"}'
+    for name, value, code in [
+        ("filters_override", '{"properties": [{"key": "a", "value": NaN}]}', "invalid"),
+        ("filters_override", '{"properties": [{"key": "a", "value": 18446744073709551616}]}', "max_value"),
+        ("variables_override", f'{{"x": {deep}}}', "too_deep"),
+    ]:
+        body = f'{{"query": {query}, "{name}": {value}}}'.encode()
+        response = api.post(
+            f"{tenant.base}/query/", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, (name, value, response.text)
+        assert (response.json()["attr"], response.json()["code"]) == (name, code)

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from insightd.errors import ValidationFailed
-from insightd.queries.dashboard_filters import Overrides, dashboard_filter
+from insightd.queries.dashboard_filters import Overrides, check_storable, dashboard_filter
 
 __all__ = ["Overrides", "checked", "from_query_string"]
 OVERRIDE_PARAMETERS = ("filters_override", "variables_override", "tile_filters_override")
@@ -32,7 +32,11 @@ def from_query_string(params: Mapping[str, str]) -> dict[str, Any]:
 
 
 def checked(overrides: Mapping[str, Any]) -> Overrides:
-    """The overrides, each checked for shape (a 400 before anything runs)."""
+    """The overrides, each checked for shape (a 400 before anything runs). Values that JSON writers and
+    cache keys do not take (nesting past 64 levels, integers past 64 bits, NaN) are 400s too: a dashboard
+    shows its overrides, and the filters become part of a query."""
+    for name in OVERRIDE_PARAMETERS:
+        check_storable(overrides.get(name), name, text=False)
     variables = overrides.get("variables_override")
     if variables is not None and not isinstance(variables, dict):
         raise ValidationFailed("variables_override must be a JSON object.", attr="variables_override")

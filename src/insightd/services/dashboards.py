@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from insightd.domain.queries import MAX_QUERY_DEPTH, huge_integer, too_deep
 from insightd.domain.tags import normalize_tags
 from insightd.errors import NotFound, ValidationFailed
-from insightd.queries.dashboard_filters import Overrides, dashboard_filter
+from insightd.queries.dashboard_filters import Overrides, check_storable, dashboard_filter
 from insightd.services.activity import change, log_activity
 from insightd.services.context import Actor
 from insightd.services.representations import serialize_insights, users_by_id
@@ -38,50 +35,6 @@ def find_dashboard(
     return dashboard
 
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _unstorable(value: Any) -> tuple[str, str] | None:
-    """The first text (key or value) no database stores -- a NUL (PostgreSQL refuses it) or a lone UTF-16
-    surrogate -- or number JSON has no literal for (NaN, Infinity), in ``value``: its error code and
-    where it is (an ``attr``-style path). Walks without recursion."""
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
-    while stack:
-        node, path = stack.pop()
-        texts = [node] if isinstance(node, str) else list(node) if isinstance(node, dict) else []
-        for text in texts:
-            if (bad := _UNSTORABLE.search(text)) is not None:
-                where = "__".join(map(str, path if text is node else (*path, text)))
-                return ("null_characters_not_allowed" if bad.group() == "\x00" else "invalid_unicode"), where
-        if isinstance(node, float) and not math.isfinite(node):
-            return "invalid", "__".join(map(str, path))
-        children = (
-            node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        )
-        stack.extend((child, (*path, key)) for key, child in children)
-    return None
-
-
-def _check_storable(value: Any, field: str) -> None:
-    """A 400 (``attr`` the field) for a value no store or JSON writer takes: nested past MAX_QUERY_DEPTH,
-    an integer past 64 bits, NUL or lone surrogates in text, NaN or Infinity."""
-    if (where := too_deep(value)) is not None:
-        raise ValidationFailed(
-            f"Nested more than {MAX_QUERY_DEPTH} levels deep at '{where}'.", code="too_deep", attr=field
-        )
-    if (where := huge_integer(value)) is not None:
-        raise ValidationFailed(f"Integer out of range at '{where}'.", code="max_value", attr=field)
-    found = _unstorable(value)
-    if found is None:
-        return
-    code, where = found
-    detail = {
-        "null_characters_not_allowed": "Null characters are not allowed.",
-        "invalid_unicode": "Text must be valid Unicode (no lone surrogates).",
-    }.get(code, f"NaN and Infinity are not valid JSON numbers (at '{where}').")
-    raise ValidationFailed(detail, code=code, attr=field)
-
-
 def _written(data: dict[str, Any], field: str) -> dict[str, Any] | None:
     """A dashboard's ``filters`` or ``variables`` as a request sets them, as PostHog's serializer (its
     ``update`` reads them from the request: ``validate_filters`` / ``validate_variables`` never run, as
@@ -93,7 +46,7 @@ def _written(data: dict[str, Any], field: str) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise ValidationFailed("Filters must be a dictionary", code="invalid")
-    _check_storable(value, field)
+    check_storable(value, field)
     return dashboard_filter(value, field) if field == "filters" else value
 
 
