@@ -21,6 +21,9 @@ from insightd.store.db import Database
 from insightd.store.migrate import upgrade
 from insightd.store.models import Project
 
+# Threads that run computations (most of them wait: for the engine, or for their project's slot).
+FLIGHT_THREADS = 256
+
 
 @dataclass
 class AppState:
@@ -46,8 +49,8 @@ class AppState:
         self.principals = TTLCache(self.settings.auth_cache_seconds)
         self.project_access = TTLCache(self.settings.auth_cache_seconds)
         self.responses = TTLCache(300 if self.db.is_sqlite else 0, max_entries=20_000)
-        if self.coalescer is None:
-            self.coalescer = LocalCoalescer(self.metrics)
+        if self.coalescer is None:  # a flight waiting for its project's slot holds a thread: many
+            self.coalescer = LocalCoalescer(self.metrics, max_workers=FLIGHT_THREADS)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> AppState:

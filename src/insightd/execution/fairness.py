@@ -16,11 +16,16 @@ POLL_SECONDS = 0.1  # how often a waiting computation looks whether it was cance
 
 
 class ProjectSlots:
-    def __init__(self, limit: int) -> None:
+    """``limit`` computations of a project run at once; at most ``max_waiting`` more wait (each on a
+    thread of its own), and past that a computation is throttled at once, so a project's waiting
+    computations cannot take every thread either."""
+
+    def __init__(self, limit: int, max_waiting: int = 32) -> None:
         if limit < 1:
             raise ValueError("a project needs at least one slot")
-        self.limit = limit
+        self.limit, self.max_waiting = limit, max_waiting
         self._running: dict[int, int] = {}
+        self._waiting: dict[int, int] = {}
         self._changed = threading.Condition()
 
     def running(self, team_id: int) -> int:
@@ -34,13 +39,16 @@ class ProjectSlots:
         ``QueryCancelled``."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while self._running.get(team_id, 0) >= self.limit:
-                if stopped():
-                    raise QueryCancelled("the query was cancelled")
-                left = deadline - time.monotonic()
-                if left <= 0:
+            if self._running.get(team_id, 0) >= self.limit:
+                if self._waiting.get(team_id, 0) >= self.max_waiting:
                     raise Throttled(round(timeout))
-                self._changed.wait(min(left, POLL_SECONDS))
+                self._waiting[team_id] = self._waiting.get(team_id, 0) + 1
+                try:
+                    self._wait(team_id, deadline, round(timeout), stopped)
+                finally:
+                    self._waiting[team_id] -= 1
+                    if not self._waiting[team_id]:
+                        del self._waiting[team_id]
             self._running[team_id] = self._running.get(team_id, 0) + 1
         try:
             yield
@@ -51,3 +59,13 @@ class ProjectSlots:
                 else:
                     del self._running[team_id]
                 self._changed.notify_all()
+
+    def _wait(self, team_id: int, deadline: float, seconds: int, stopped: Callable[[], bool]) -> None:
+        """Until the project has a free slot (the lock held), or cancel / the deadline."""
+        while self._running.get(team_id, 0) >= self.limit:
+            if stopped():
+                raise QueryCancelled("the query was cancelled")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Throttled(seconds)
+            self._changed.wait(min(left, POLL_SECONDS))
