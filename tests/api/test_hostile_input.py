@@ -108,3 +108,17 @@ def test_deeply_nested_queries_and_filters_are_refused_and_never_stored(
         assert created.status_code == 400, created.text
     listed = api.get(f"{tenant.base}/insights/")
     assert listed.status_code == 200 and listed.json()["count"] == 0
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_in_queries_and_filters_are_refused(
+    api: httpx.Client, tenant: Tenant, number: str
+) -> None:
+    """NaN would reach the cache key as null (sharing null's results) and PostgreSQL refuses it."""
+    query = '{"kind": "HogQLQuery", "query": "SELECT {a}", "values": {"a": ' + number + "}}"
+    ran = _post(api, f"{tenant.base}/query/", '{"query": ' + query + ', "refresh": "force_blocking"}')
+    assert ran.status_code == 400 and "NaN" in ran.json()["detail"], ran.text
+    for body in ('{"name": "n", "query": ' + query + "}", '{"name": "n", "filters": {"x": ' + number + "}}"):
+        created = _post(api, f"{tenant.base}/insights/", body)
+        assert created.status_code == 400 and "NaN" in created.json()["detail"], created.text
+    assert api.get(f"{tenant.base}/insights/").json()["count"] == 0

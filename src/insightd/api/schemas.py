@@ -8,7 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
 
-from insightd.domain.queries import MAX_QUERY_DEPTH, InvalidQuery, huge_integer, too_deep, validate_query
+from insightd.domain.queries import (
+    MAX_QUERY_DEPTH,
+    InvalidQuery,
+    huge_integer,
+    non_finite,
+    too_deep,
+    validate_query,
+)
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -24,6 +31,10 @@ def _storable(value: Any) -> Any:
         )
     if (where := huge_integer(value)) is not None:
         raise PydanticCustomError("max_value", "Integer out of range at '{where}'.", {"where": where})
+    if (where := non_finite(value)) is not None:
+        raise PydanticCustomError(
+            "invalid", "NaN and infinite numbers are not allowed at '{where}'.", {"where": where}
+        )
     return value
 
 

@@ -7,7 +7,8 @@ node, and wrapper nodes hold a known source.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from typing import Any
 
 INSIGHT_SOURCE_KINDS = {
@@ -78,6 +79,8 @@ def validate_query(query: Any) -> dict[str, Any]:
         raise InvalidQuery(f"Query is nested more than {MAX_QUERY_DEPTH} levels deep at '{where}'")
     if (where := huge_integer(query)) is not None:
         raise InvalidQuery(f"Integer out of range at '{where or kind}'")
+    if (where := non_finite(query)) is not None:
+        raise InvalidQuery(f"NaN and infinite numbers are not allowed (at '{where or kind}')")
     return query
 
 
@@ -107,10 +110,22 @@ def too_deep(value: Any) -> str | None:
 def huge_integer(value: Any) -> str | None:
     """Where (an ``attr``-style path, ``a__0__b``) ``value`` holds an integer outside the 64-bit range
     that ClickHouse, orjson and cache keys stop at; None when it holds none (walks without recursion)."""
+    return _first(
+        value, lambda n: isinstance(n, int) and not isinstance(n, bool) and not -(2**63) <= n < 2**64
+    )
+
+
+def non_finite(value: Any) -> str | None:
+    """Where ``value`` holds NaN or an infinity (PostgreSQL's JSON refuses them; JSON writers turn them
+    into null, so they would share a cache key with null); None when it holds none."""
+    return _first(value, lambda n: isinstance(n, float) and not math.isfinite(n))
+
+
+def _first(value: Any, bad: Callable[[Any], bool]) -> str | None:
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
-        if isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
+        if bad(node):
             return "__".join(map(str, path))
         stack.extend((child, (*path, key)) for key, child in reversed(list(_children(node))))
     return None

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from insightd.domain.queries import MAX_QUERY_DEPTH, huge_integer, too_deep
+from insightd.domain.queries import MAX_QUERY_DEPTH, huge_integer, non_finite, too_deep
 from insightd.errors import QueryError
 from insightd.queries.funnels import FunnelsRunner
 from insightd.queries.hogql import HogQLRunner
@@ -60,6 +60,11 @@ def parse_query(raw: Any) -> BaseModel:
     if (where := huge_integer(node)) is not None:  # ClickHouse, orjson and the cache key stop at 64 bits
         raise QueryError(
             f"Invalid {kind}: integer out of range (at {where or kind}).",
+            attr=f"{prefix}__{where}" if where else prefix,
+        )
+    if (where := non_finite(node)) is not None:  # a JSON null to orjson: it would share null's cache key
+        raise QueryError(
+            f"Invalid {kind}: NaN and infinite numbers are not allowed (at {where or kind}).",
             attr=f"{prefix}__{where}" if where else prefix,
         )
     try:
