@@ -141,6 +141,7 @@ class ChDBEngine:
         self.connections = connections
         self._queries = _Pool(lambda: chdb.connect(str(path)), connections)
         self._control = chdb.connect(str(path))  # for KILL QUERY, while query connections are busy
+        self._control_lock = threading.Lock()
         self._writer = chdb.connect(str(path))  # inserts, so they never share a connection with queries
         self._lock = threading.Lock()
 
@@ -258,11 +259,12 @@ class ChDBEngine:
             return False
         marker = f"insightd_query_id:{query_id} */"
         try:
-            out = self._control.query(
-                "KILL QUERY WHERE query LIKE {pattern:String} AND query NOT LIKE '%KILL QUERY%' ASYNC",
-                "CSV",
-                params={"pattern": f"%{marker}%"},
-            )
+            with self._control_lock:  # one chDB connection serves one call at a time (two at once hang)
+                out = self._control.query(
+                    "KILL QUERY WHERE query LIKE {pattern:String} AND query NOT LIKE '%KILL QUERY%' ASYNC",
+                    "CSV",
+                    params={"pattern": f"%{marker}%"},
+                )
         except Exception:
             return False
         return bool(str(out).strip())
