@@ -20,7 +20,7 @@ O(steps² × events). Timestamps are integer microseconds: window tests and time
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from insightd.queries.models import FunnelsFilter, FunnelsQuery
@@ -90,15 +90,26 @@ def start_levels(events: str, steps: int, window_us: int, ranges: Sequence[tuple
     )
 
 
-def _at_chain_step(k: int, values: str) -> str:
+def _at_chain_step(
+    k: int,
+    values: str,
+    matches: Callable[[int], str] = lambda m: f"x = {m}",
+    after: Callable[[str], str] = str,
+) -> str:
     """Per start (step-1 position), ``values`` at the position of its greedy chain's step-k event (0
-    where the chain has none): ``walk_layers``' backward fills, over ``values`` instead of times."""
+    where the chain has none): a backward fill over the step-k positions, then over those of each step
+    below (``walk_layers``' ``H(k, m)``). ``matches(m)``: whether an event (``x``) is of step m;
+    ``after``: where a chain's search for its next step starts (the walk over masks reads one position on)."""
     if k == 1:
-        return f"arrayFilter((v, x) -> x = 1, {values}, st)"
-    fill = f"arrayReverseFill((v, x) -> x = {k}, arrayMap((v, x) -> if(x = {k}, v, 0), {values}, st), st)"
+        return f"arrayFilter((t, x) -> {matches(1)}, {values}, st)"
+    own = f"arrayMap((t, x) -> if({matches(k)}, t, 0), {values}, st)"
+    fill = f"arrayReverseFill((v, x) -> {matches(k)}, {own}, st)"
     for i in range(k - 1, 1, -1):
-        fill = f"arrayReverseFill((v, x) -> x = {i}, arrayMap((h, x) -> if(x = {i}, h, 0), {fill}, st), st)"
-    return f"arrayFilter((h, x) -> x = 1, {fill}, st)"
+        fill = (
+            f"arrayReverseFill((v, x) -> {matches(i)}, "
+            f"arrayMap((h, x) -> if({matches(i)}, h, 0), {after(fill)}, st), st)"
+        )
+    return f"arrayFilter((h, x) -> {matches(1)}, {after(fill)}, st)"
 
 
 def hybrid(query: FunnelsQuery, flt: FunnelsFilter, viz: str) -> bool:
@@ -285,19 +296,7 @@ def walk_layers(
     def after(fill: str) -> str:  # the value at the next position (the search starts after this one)
         return f"arrayPushBack(arrayPopFront({fill}), 0)" if multi else fill
 
-    fills: dict[tuple[int, int], str] = {}
-    for m in range(2, steps + 1):
-        own = f"arrayMap((t, x) -> if({matches(m)}, t, 0), ts, st)"
-        fills[(m, m)] = f"arrayReverseFill((v, x) -> {matches(m)}, {own}, st)"
-        for k in range(m - 1, 1, -1):
-            fills[(k, m)] = (
-                f"arrayReverseFill((v, x) -> {matches(k)}, "
-                f"arrayMap((h, x) -> if({matches(k)}, h, 0), {after(fills[(k + 1, m)])}, st), st)"
-            )
-    chains = [f"arrayFilter((t, x) -> {matches(1)}, ts, st) AS T1"] + [
-        f"arrayFilter((h, x) -> {matches(1)}, {after(fills[(2, m)])}, st) AS T{m}"
-        for m in range(2, steps + 1)
-    ]
+    chains = [f"{_at_chain_step(m, 'ts', matches, after)} AS T{m}" for m in range(1, steps + 1)]
     mixed = []
     if multi:
         mixed = ["mixed"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -224,12 +224,7 @@ class FunnelsRunner:
         events = self._events(rng, params, self._step(params), names=self._step_names())
         if self._sql_attribution() == "step":
             grouped = f"FROM {events} WHERE steps > 0 GROUP BY events.pid HAVING countIf(steps = 1) > 0"
-            step = (self.filter.breakdownAttributionValue or 0) + 1
-            rows = funnel_sql.step_attributed(ENCODED, "bd", "toString(events.pid)", step, grouped)
-            walked = funnel_sql.actor_query(
-                rows, self.steps, self.window_us, order=self.order, carry=("bd", "actor", "vi")
-            )
-            return funnel_sql.step_pick(walked, self.steps)
+            return self._step_attributed_actors(grouped)
         columns = ", ".join(funnel_sql.actor_events(ENCODED, "bd", self._sql_attribution()))
         evs = (
             f"SELECT {columns} FROM {events} WHERE steps > 0 "
@@ -237,6 +232,17 @@ class FunnelsRunner:
             f"HAVING countIf({self._entered()}) > 0"
         )
         return funnel_sql.actor_query(evs, self.steps, self.window_us, order=self.order)
+
+    def _step_attributed_actors(self, grouped: str) -> str:
+        """Step attribution in SQL: a walk per actor and value of the step's events (``grouped``: the
+        ``FROM … GROUP BY`` of the actor's events), then per actor the value that goes furthest; strict
+        walks carry ``mixed`` and ``actor`` for the Python walk."""
+        step = (self.filter.breakdownAttributionValue or 0) + 1
+        rows = funnel_sql.step_attributed(ENCODED, "bd", "toString(events.pid)", step, grouped)
+        walked = funnel_sql.actor_query(
+            rows, self.steps, self.window_us, order=self.order, carry=("bd", "actor", "vi")
+        )
+        return funnel_sql.step_pick(walked, self.steps, mixed=self.order == "strict")
 
     def _sql_tallies(self, rng: ResolvedRange) -> dict[str, Tally]:
         """Per breakdown value, the tally of every actor's walk: in SQL, except for actors the SQL form
@@ -282,13 +288,7 @@ class FunnelsRunner:
         group = funnel_sql.group_key("events.pid", attribution)
         having = f"HAVING countIf({entered}) > 0"
         if self.order == "strict" and attribution == "step":  # a walk per value of the step's events
-            grouped = f"FROM {events} GROUP BY events.pid {having}"
-            step = (self.filter.breakdownAttributionValue or 0) + 1
-            rows = funnel_sql.step_attributed(ENCODED, "bd", "toString(events.pid)", step, grouped)
-            walked = funnel_sql.actor_query(
-                rows, self.steps, self.window_us, order="strict", carry=("bd", "actor", "vi")
-            )
-            actors = funnel_sql.step_pick(walked, self.steps, mixed=True)
+            actors = self._step_attributed_actors(f"FROM {events} GROUP BY events.pid {having}")
         else:
             columns.append("toString(events.pid) AS actor")
             evs = f"SELECT {', '.join(columns)} FROM {events} GROUP BY {group} {having}"
@@ -320,28 +320,30 @@ class FunnelsRunner:
                     [int(c) for c in converts],
                 )
         if python:
-            # A few actors: by id. Many: by the same condition in SQL (a long id list is slow to send).
-            few = len(python) <= PYTHON_WALK_IDS
-            only = (
-                None
-                if few
-                else "several"
+            condition = (
+                "several"
                 if masks is not None
                 else "tied"
                 if self.order == "strict" or marks is not None
                 else "excluded"
             )
             per_value = attribution == "all_events"  # else the Python walk attributes the actor
-            for number, (actor, events_of) in enumerate(
-                self.fetch(rng, only=only, actors=list(python) if few else None)
-            ):
+            for number, (actor, events_of) in enumerate(self._fetch_left_out(rng, python, condition)):
                 if number % CHECK_EVERY == 0:
                     self.ctx.check()
                 for value, walk in self._attributed(events_of):
-                    mine = actor in python and (not per_value or value in python[actor])
-                    if walk.step >= 0 and mine:
+                    if walk.step >= 0 and (not per_value or value in python[actor]):
                         tallies.setdefault(value, Tally(self.steps, (start, end))).add_walk(walk)
         return tallies
+
+    def _fetch_left_out(
+        self, rng: ResolvedRange, actors: Collection[str], condition: str
+    ) -> list[tuple[str, list[Event]]]:
+        """The events of the ``actors`` the SQL walk left out, for the Python walk: by id when few, else
+        by ``condition`` (a superset, as a long id list is slow to send), keeping only those actors."""
+        if len(actors) <= PYTHON_WALK_IDS:
+            return self.fetch(rng, actors=sorted(actors))
+        return [(actor, events) for actor, events in self.fetch(rng, only=condition) if actor in actors]
 
     def _sql_steps(self, rng: ResolvedRange) -> list[Any]:
         params = Params()
@@ -537,10 +539,8 @@ class FunnelsRunner:
             slot = slot_of(bucket_text)
             if slot is not None:
                 entered[slot], converted[slot] = int(entering), int(converting)
-        if mixed:  # by id when few, else by the same condition (a superset), keeping only these
-            few = len(mixed) <= PYTHON_WALK_IDS
-            fetched = self.fetch(rng, only=None if few else "tied", actors=sorted(mixed) if few else None)
-            more = self._trend_counts([(actor, evs) for actor, evs in fetched if actor in mixed], rng)
+        if mixed:
+            more = self._trend_counts(self._fetch_left_out(rng, mixed, "tied"), rng)
             entered = [a + b for a, b in zip(entered, more[0], strict=True)]
             converted = [a + b for a, b in zip(converted, more[1], strict=True)]
         return self._trend_series(entered, converted, rng)
