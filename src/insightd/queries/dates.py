@@ -229,6 +229,7 @@ class ResolvedRange:
         return {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat()}
 
 
+@dates_in_range()
 def resolve(
     date_from: str | None,
     date_to: str | None,
@@ -296,6 +297,7 @@ def extend_end(end: datetime, interval: str, relative: bool) -> datetime:
     return end
 
 
+@dates_in_range()
 def previous_period(current: ResolvedRange, date_from: str | None, date_to: str | None) -> ResolvedRange:
     """PostHog's ``get_compare_period_dates`` (spec §2.7), including the -Nd (N % 7 == 0) kludge."""
     tz = current.date_from.tzinfo
@@ -331,6 +333,7 @@ def previous_period(current: ResolvedRange, date_from: str | None, date_to: str 
     )
 
 
+@dates_in_range()
 def compare_to_period(current: ResolvedRange, compare_to: str) -> ResolvedRange:
     """PostHog's ``QueryCompareToDateRange`` (spec §2.7): ``compare_to`` (e.g. ``-1w``) applied to the
     current ``date_from`` gives the previous start; the previous end keeps the current length."""

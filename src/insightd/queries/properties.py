@@ -19,7 +19,7 @@ UNIX_TIMESTAMP = re.compile(r"\d{9,11}(\.\d+)?")
 DATE_PARTS = (r"^\d{4}[-/](\d{1,2})", r"^\d{4}[-/]\d{1,2}[-/](\d{1,2})")
 COMPACT_DATE = r"^\d{8}$"
 YEAR = r"^(19|2[0-2])\d{2}$"
-SECONDS = r"^\s*\d{9,11}(\.\d+)?\s*$"
+SECONDS = rf"^\s*{UNIX_TIMESTAMP.pattern}\s*$"
 MILLISECONDS = r"^\d{13}$"
 # Dates the best-effort parser takes: Y-M-D or Y/M/D (one or two digit month and day), an optional
 # time (a valid hour and minute) and zone.

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from insightd.engine.base import Engine, EngineError, QueryCancelled, QueryResult, QueryTimeout
 from insightd.errors import QueryError
-from insightd.queries.dates import ResolvedRange, dates_in_range, resolve
+from insightd.queries.dates import ResolvedRange, resolve
 from insightd.queries.project import ProjectSettings
 
 
@@ -79,18 +79,17 @@ class QueryContext:
         ``exact`` is PostHog's ``exact_timerange`` (``dates.resolve``)."""
         date_from = date_range.date_from if date_range else None
         earliest = self.earliest_timestamp() if date_from and date_from.strip() == "all" else None
-        with dates_in_range():
-            return resolve(
-                date_from,
-                date_range.date_to if date_range else None,
-                interval,
-                self.tz,
-                self.now,
-                explicit=bool(date_range and date_range.explicitDate),
-                exact=exact,
-                earliest=earliest,
-                week_start=self.project.week_start_day,
-            )
+        return resolve(
+            date_from,
+            date_range.date_to if date_range else None,
+            interval,
+            self.tz,
+            self.now,
+            explicit=bool(date_range and date_range.explicitDate),
+            exact=exact,
+            earliest=earliest,
+            week_start=self.project.week_start_day,
+        )
 
     def earliest_timestamp(self) -> datetime | None:
         result = self.execute(

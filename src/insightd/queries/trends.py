@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from insightd.errors import QueryError
 from insightd.queries import breakdowns
-from insightd.queries.dates import ResolvedRange, compare_to_period, dates_in_range, previous_period
+from insightd.queries.dates import ResolvedRange, compare_to_period, previous_period
 from insightd.queries.formula import evaluate, parse_formula
 from insightd.queries.models import (
     PROPERTY_MATHS,
@@ -290,12 +290,11 @@ class TrendsRunner:
         )
         dr = self.query.dateRange
         compare_to = self.query.compareFilter.compare_to if self.query.compareFilter else None
-        with dates_in_range():
-            if compare and compare_to:
-                periods.append(("previous", compare_to_period(current, compare_to)))
-            elif compare:
-                previous = previous_period(current, dr.date_from if dr else None, dr.date_to if dr else None)
-                periods.append(("previous", previous))
+        if compare and compare_to:
+            periods.append(("previous", compare_to_period(current, compare_to)))
+        elif compare:
+            previous = previous_period(current, dr.date_from if dr else None, dr.date_to if dr else None)
+            periods.append(("previous", previous))
         has_more = False
         per_period: list[list[list[dict[str, Any]]]] = []
         for period, rng in periods:
