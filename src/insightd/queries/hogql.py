@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -26,7 +27,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.clickhouse import ClickHouse
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType  # type: ignore[attr-defined]
+from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
 
 from insightd.engine.base import EngineError, QuerySyntaxError
 from insightd.errors import QueryError
@@ -259,9 +260,8 @@ def _unsupported(name: str) -> QueryError:
     return QueryError(f"Unsupported function call '{name}(...)'")
 
 
-def _check_written_calls(sql: str, internal: str) -> None:
+def _check_written_calls(tokens: list[Token], internal: str) -> None:
     """Every name the user wrote before "(" (outside strings) is a known function, a keyword or a type."""
-    tokens = ClickHouse().tokenize(sql)
     for at, token in enumerate(tokens[:-1]):
         if tokens[at + 1].token_type != TokenType.L_PAREN:
             continue
@@ -356,15 +356,16 @@ class Sandbox:
         self.now = (now or datetime.now(ZoneInfo(self.timezone))).astimezone(ZoneInfo(self.timezone))
         self.params = Params()
         self.placeholders = _Placeholders(values, variables)
-        self._reserved: frozenset[str] | None = None
         self.text = ""
+        self.tokens: list[Token] = []
         # (column, types name) per select expression of the user's query (None for a ``*``).
         self.names: list[tuple[str, str] | None] = []
 
     def parse(self, sql: str) -> exp.Query:
         self.text = _quote_dollar_identifiers(sql, self.placeholders)
         try:
-            statements = [s for s in sqlglot.parse(self.text, read=DIALECT) if s]
+            self.tokens = DIALECT.tokenize(self.text)
+            statements = [s for s in DIALECT.parser().parse(self.tokens, self.text) if s]
         except (ParseError, TokenError, ValueError, TypeError, IndexError, AttributeError) as exc:
             if "multiple 'LIMIT' clauses" in str(exc):
                 raise QueryError(
@@ -380,10 +381,7 @@ class Sandbox:
         return root
 
     def check(self, root: exp.Query) -> None:
-        try:
-            _check_written_calls(self.text, self.placeholders.prefix)
-        except (ParseError, TokenError) as exc:
-            raise QueryError(f"Syntax error in SQL: {str(exc).splitlines()[0]}") from exc
+        _check_written_calls(self.tokens, self.placeholders.prefix)
         for node in root.walk():
             if isinstance(node, WRITES):
                 raise QueryError("Only SELECT queries are allowed.")
@@ -421,11 +419,7 @@ class Sandbox:
     @property
     def reserved(self) -> frozenset[str]:
         """The tables the sandbox's own SQL reads (unqualified, so a CTE of that name would shadow them)."""
-        if self._reserved is None:
-            sql = f"{self._events_sql(True)} UNION ALL {self._persons_sql()}"
-            tables = sqlglot.parse_one(sql, read=DIALECT).find_all(exp.Table)
-            self._reserved = frozenset({*TABLES, *(str(t.name).lower() for t in tables)})
-        return self._reserved
+        return _reserved_tables()
 
     def _check_cte(self, cte: exp.CTE) -> None:
         name = str(cte.alias_or_name)
@@ -755,6 +749,15 @@ class Sandbox:
             value.replace(exp.Literal.number(min(int(value.this), MAX_LIMIT)))
             return root, None
         return exp.select("*").from_(root.subquery("_user")).limit(MAX_LIMIT), None
+
+
+@cache
+def _reserved_tables() -> frozenset[str]:
+    """``Sandbox.reserved``: the same tables for every team and time zone, so parsed once per process."""
+    sandbox = Sandbox(0, ProjectSettings())
+    sql = f"{sandbox._events_sql(True)} UNION ALL {sandbox._persons_sql()}"
+    tables = sqlglot.parse_one(sql, read=DIALECT).find_all(exp.Table)
+    return frozenset({*TABLES, *(str(t.name).lower() for t in tables)})
 
 
 _PERSON_FIELDS = {

@@ -19,7 +19,7 @@ Names are compared case-insensitively: a differently-cased spelling ClickHouse d
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -331,6 +331,15 @@ def _date_template(name: str, args: list[exp.Expr]) -> str | None:
     return f"parseDateTime64BestEffort({{0}}, 6, {zone})"
 
 
+@lru_cache(maxsize=256)  # bounded: a toDecimal template holds the scale the user wrote
+def _parsed_template(template: str) -> exp.Expr:
+    """``template`` parsed, its ``{0}``, ``{1}`` … and ``{tz}`` as columns ``__insightd_arg_…`` (copy before
+    filling them in)."""
+    marked = template.replace("{tz}", "__insightd_arg_tz")
+    marked = re.sub(r"\{(\d+)\}", r"__insightd_arg_\1", marked)
+    return sqlglot.parse_one(marked, read=DIALECT)
+
+
 def translate(name: str, args: list[exp.Expr], timezone: str) -> exp.Expr | None:
     """The ClickHouse expression PostHog's printer makes of HogQL call ``name(args)``; None if the call
     reaches ClickHouse as written. A name ClickHouse lacks, called with arguments PostHog does not take, is
@@ -351,9 +360,7 @@ def translate(name: str, args: list[exp.Expr], timezone: str) -> exp.Expr | None
             expected = " or ".join(str(c) for c in counts)
             raise QueryError(f"Function '{name}' expects {expected} argument(s), found {len(args)}.")
         return None
-    marked = template.replace("{tz}", "__insightd_arg_tz")
-    marked = re.sub(r"\{(\d+)\}", r"__insightd_arg_\1", marked)
-    parsed = sqlglot.parse_one(marked, read=DIALECT)
+    parsed = _parsed_template(template).copy()
     zone = exp.Literal.string(timezone)
     for column in list(parsed.find_all(exp.Column)):
         if column.table or not column.name.startswith("__insightd_arg_"):
