@@ -2,40 +2,33 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator
 from pydantic_core import PydanticCustomError
 
-from insightd.domain.queries import (
-    MAX_QUERY_DEPTH,
-    InvalidQuery,
-    huge_integer,
-    non_finite,
-    too_deep,
-    validate_query,
-)
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+from insightd.domain.queries import MAX_QUERY_DEPTH, InvalidQuery, unstorable, validate_query
+from insightd.queries.dashboard_filters import _UNSTORABLE
 
 
 def _storable(value: Any) -> Any:
     """JSON that every store and writer takes: nested at most MAX_QUERY_DEPTH deep, integers in 64 bits
     (checked without recursion, before the recursive checks)."""
-    if (where := too_deep(value)) is not None:
+    found = unstorable(value)
+    if found is None:
+        return value
+    problem, where = found
+    if problem == "too_deep":
         raise PydanticCustomError(
             "too_deep",
             "Nested more than {depth} levels deep at '{where}'.",
             {"depth": MAX_QUERY_DEPTH, "where": where},
         )
-    if (where := huge_integer(value)) is not None:
+    if problem == "huge_integer":
         raise PydanticCustomError("max_value", "Integer out of range at '{where}'.", {"where": where})
-    if (where := non_finite(value)) is not None:
-        raise PydanticCustomError(
-            "invalid", "NaN and infinite numbers are not allowed at '{where}'.", {"where": where}
-        )
-    return value
+    raise PydanticCustomError(
+        "invalid", "NaN and infinite numbers are not allowed at '{where}'.", {"where": where}
+    )
 
 
 def _no_nul(value: Any) -> Any:

@@ -8,7 +8,6 @@ node, and wrapper nodes hold a known source.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from typing import Any
 
 INSIGHT_SOURCE_KINDS = {
@@ -75,11 +74,12 @@ def validate_query(query: Any) -> dict[str, Any]:
                 raise InvalidQuery(f"{source_kind} requires 'series' to be a list")
         if source_kind == "HogQLQuery" and not isinstance(source.get("query"), str):
             raise InvalidQuery("HogQLQuery requires 'query' to be a string")
-    if (where := too_deep(query)) is not None:
-        raise InvalidQuery(f"Query is nested more than {MAX_QUERY_DEPTH} levels deep at '{where}'")
-    if (where := huge_integer(query)) is not None:
-        raise InvalidQuery(f"Integer out of range at '{where or kind}'")
-    if (where := non_finite(query)) is not None:
+    if (found := unstorable(query)) is not None:
+        problem, where = found
+        if problem == "too_deep":
+            raise InvalidQuery(f"Query is nested more than {MAX_QUERY_DEPTH} levels deep at '{where}'")
+        if problem == "huge_integer":
+            raise InvalidQuery(f"Integer out of range at '{where or kind}'")
         raise InvalidQuery(f"NaN and infinite numbers are not allowed (at '{where or kind}')")
     return query
 
@@ -88,46 +88,32 @@ def validate_query(query: Any) -> dict[str, Any]:
 MAX_QUERY_DEPTH = 64
 
 
-def _children(value: Any) -> Iterator[tuple[str | int, Any]]:
-    if isinstance(value, dict):
-        yield from value.items()
-    elif isinstance(value, list):
-        yield from enumerate(value)
-
-
-def too_deep(value: Any) -> str | None:
-    """Where (an ``attr``-style path) ``value`` nests dicts and lists more than ``MAX_QUERY_DEPTH``
-    levels deep; None when it does not. Walks without recursion, so any depth is safe."""
+def unstorable(value: Any) -> tuple[str, str] | None:
+    """The first reason no store or JSON writer takes ``value``, and where (an ``attr``-style path,
+    ``a__0__b``): ``"too_deep"`` (nested past ``MAX_QUERY_DEPTH``; JSON writers stop at 255 levels), else
+    ``"huge_integer"`` (outside the 64 bits ClickHouse, orjson and cache keys stop at), else ``"non_finite"``
+    (NaN or an infinity: PostgreSQL's JSON refuses them, and JSON writers turn them into null, sharing
+    null's cache key). None when it is storable. One walk, without recursion, so any depth is safe."""
+    huge: str | None = None
+    non_finite: str | None = None
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         node, path = stack.pop()
         if len(path) > MAX_QUERY_DEPTH:
-            return "__".join(map(str, path))
-        stack.extend((child, (*path, key)) for key, child in _children(node))
-    return None
-
-
-def huge_integer(value: Any) -> str | None:
-    """Where (an ``attr``-style path, ``a__0__b``) ``value`` holds an integer outside the 64-bit range
-    that ClickHouse, orjson and cache keys stop at; None when it holds none (walks without recursion)."""
-    return _first(
-        value, lambda n: isinstance(n, int) and not isinstance(n, bool) and not -(2**63) <= n < 2**64
-    )
-
-
-def non_finite(value: Any) -> str | None:
-    """Where ``value`` holds NaN or an infinity (PostgreSQL's JSON refuses them; JSON writers turn them
-    into null, so they would share a cache key with null); None when it holds none."""
-    return _first(value, lambda n: isinstance(n, float) and not math.isfinite(n))
-
-
-def _first(value: Any, bad: Callable[[Any], bool]) -> str | None:
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
-    while stack:
-        node, path = stack.pop()
-        if bad(node):
-            return "__".join(map(str, path))
-        stack.extend((child, (*path, key)) for key, child in reversed(list(_children(node))))
+            return "too_deep", "__".join(map(str, path))
+        if isinstance(node, dict):
+            stack.extend((child, (*path, key)) for key, child in node.items())
+        elif isinstance(node, list):
+            stack.extend((child, (*path, key)) for key, child in enumerate(node))
+        # The walk meets leaves last to first, so the last one met is the first in the document.
+        elif isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
+            huge = "__".join(map(str, path))
+        elif isinstance(node, float) and not math.isfinite(node):
+            non_finite = "__".join(map(str, path))
+    if huge is not None:
+        return "huge_integer", huge
+    if non_finite is not None:
+        return "non_finite", non_finite
     return None
 
 

@@ -17,12 +17,11 @@ A SQL insight gets them in its ``filters`` (what ``{filters}`` reads). The store
 from __future__ import annotations
 
 import copy
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from insightd.domain.queries import MAX_QUERY_DEPTH, huge_integer, too_deep
+from insightd.domain.queries import MAX_QUERY_DEPTH, unstorable
 from insightd.errors import ValidationFailed
 from insightd.queries.models import IntervalType
 
@@ -46,45 +45,41 @@ MAX_GROUP_DEPTH = 20
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _unstorable(value: Any, *, text: bool) -> tuple[str, str] | None:
-    """The first text (key or value) no database stores -- a NUL (PostgreSQL refuses it) or a lone UTF-16
-    surrogate -- or number JSON has no literal for (NaN, Infinity), in ``value``: its error code and
-    where it is (an ``attr``-style path). Walks without recursion."""
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+def _bad_text(value: Any) -> str | None:
+    """The error code of the first text (key or value) in ``value`` no database stores -- a NUL
+    (PostgreSQL refuses it) or a lone UTF-16 surrogate; None when there is none. Walks without recursion."""
+    stack = [value]
     while stack:
-        node, path = stack.pop()
+        node = stack.pop()
         texts = [node] if isinstance(node, str) else list(node) if isinstance(node, dict) else []
-        for piece in texts if text else ():
+        for piece in texts:
             if (bad := _UNSTORABLE.search(piece)) is not None:
-                where = "__".join(map(str, path if piece is node else (*path, piece)))
-                return ("null_characters_not_allowed" if bad.group() == "\x00" else "invalid_unicode"), where
-        if isinstance(node, float) and not math.isfinite(node):
-            return "invalid", "__".join(map(str, path))
-        children = (
-            node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-        )
-        stack.extend((child, (*path, key)) for key, child in children)
+                return "null_characters_not_allowed" if bad.group() == "\x00" else "invalid_unicode"
+        stack.extend(node.values() if isinstance(node, dict) else node if isinstance(node, list) else ())
     return None
 
 
 def check_storable(value: Any, field: str, *, text: bool = True) -> None:
     """A 400 (``attr`` the field) for a value no store or JSON writer takes: nested past MAX_QUERY_DEPTH,
     an integer past 64 bits, NaN or Infinity, and (``text``) NUL or lone surrogates in text."""
-    if (where := too_deep(value)) is not None:
+    if (found := unstorable(value)) is not None:
+        problem, where = found
+        if problem == "too_deep":
+            raise ValidationFailed(
+                f"Nested more than {MAX_QUERY_DEPTH} levels deep at '{where}'.", code="too_deep", attr=field
+            )
+        if problem == "huge_integer":
+            raise ValidationFailed(f"Integer out of range at '{where}'.", code="max_value", attr=field)
         raise ValidationFailed(
-            f"Nested more than {MAX_QUERY_DEPTH} levels deep at '{where}'.", code="too_deep", attr=field
+            f"NaN and Infinity are not valid JSON numbers (at '{where}').", code="invalid", attr=field
         )
-    if (where := huge_integer(value)) is not None:
-        raise ValidationFailed(f"Integer out of range at '{where}'.", code="max_value", attr=field)
-    found = _unstorable(value, text=text)
-    if found is None:
-        return
-    code, where = found
-    detail = {
-        "null_characters_not_allowed": "Null characters are not allowed.",
-        "invalid_unicode": "Text must be valid Unicode (no lone surrogates).",
-    }.get(code, f"NaN and Infinity are not valid JSON numbers (at '{where}').")
-    raise ValidationFailed(detail, code=code, attr=field)
+    if text and (code := _bad_text(value)) is not None:
+        detail = (
+            "Null characters are not allowed."
+            if code == "null_characters_not_allowed"
+            else "Text must be valid Unicode (no lone surrogates)."
+        )
+        raise ValidationFailed(detail, code=code, attr=field)
 
 
 def _leaves(properties: Any, attr: str, depth: int = 0) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from insightd.domain.queries import MAX_QUERY_DEPTH, huge_integer, non_finite, too_deep
+from insightd.domain.queries import MAX_QUERY_DEPTH, unstorable
 from insightd.errors import QueryError
 from insightd.queries.funnels import FunnelsRunner
 from insightd.queries.hogql import HogQLRunner
@@ -53,19 +53,19 @@ def parse_query(raw: Any) -> BaseModel:
             code="unsupported_query_kind",
             attr=f"{prefix}__kind",
         )
-    if (where := too_deep(node)) is not None:  # orjson and the cache key stop at 255 levels
-        raise QueryError(
-            f"Invalid {kind}: nested more than {MAX_QUERY_DEPTH} levels deep.", attr=f"{prefix}__{where}"
+    if (found := unstorable(node)) is not None:
+        problem, where = found
+        if problem == "too_deep":  # orjson and the cache key stop at 255 levels
+            raise QueryError(
+                f"Invalid {kind}: nested more than {MAX_QUERY_DEPTH} levels deep.", attr=f"{prefix}__{where}"
+            )
+        what = (  # ClickHouse, orjson and the cache key stop at 64 bits; NaN would share null's cache key
+            "integer out of range"
+            if problem == "huge_integer"
+            else "NaN and infinite numbers are not allowed"
         )
-    if (where := huge_integer(node)) is not None:  # ClickHouse, orjson and the cache key stop at 64 bits
         raise QueryError(
-            f"Invalid {kind}: integer out of range (at {where or kind}).",
-            attr=f"{prefix}__{where}" if where else prefix,
-        )
-    if (where := non_finite(node)) is not None:  # a JSON null to orjson: it would share null's cache key
-        raise QueryError(
-            f"Invalid {kind}: NaN and infinite numbers are not allowed (at {where or kind}).",
-            attr=f"{prefix}__{where}" if where else prefix,
+            f"Invalid {kind}: {what} (at {where or kind}).", attr=f"{prefix}__{where}" if where else prefix
         )
     try:
         return model.model_validate(node)
