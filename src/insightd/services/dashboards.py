@@ -192,13 +192,14 @@ def serialize_dashboards(
 
 def dashboard_tile(
     session: Session, project_id: int, dashboard_id: str, insight_id: int
-) -> DashboardTile | None:
-    """The live tile of an insight on a dashboard of the project (PostHog's ``from_dashboard`` lookup): none
-    when the insight is not on it, or the dashboard is deleted, of another project or not a dashboard id."""
+) -> tuple[DashboardTile, dict[str, Any]] | None:
+    """The live tile of an insight on a dashboard of the project (PostHog's ``from_dashboard`` lookup), with
+    that dashboard's filters (one query): none when the insight is not on it, or the dashboard is deleted,
+    of another project or not a dashboard id."""
     if not dashboard_id.isdigit() or len(dashboard_id) > 18:
         return None
-    return session.scalar(
-        select(DashboardTile)
+    row = session.execute(
+        select(DashboardTile, Dashboard.filters)
         .join(Dashboard, Dashboard.id == DashboardTile.dashboard_id)
         .where(
             DashboardTile.dashboard_id == int(dashboard_id),
@@ -207,7 +208,8 @@ def dashboard_tile(
             Dashboard.deleted.is_(False),
             Dashboard.project_id == project_id,
         )
-    )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def load_tiles(session: Session, dashboard: Dashboard, *, detach: bool = False) -> Tiles:

@@ -21,7 +21,7 @@ from insightd.execution.modes import parse_refresh, refresh_requested
 from insightd.queries.project import ProjectSettings
 from insightd.services.activity import list_activity
 from insightd.services.context import Actor
-from insightd.services.dashboards import dashboard_tile, find_dashboard
+from insightd.services.dashboards import dashboard_tile
 from insightd.services.insight_list import list_insights
 from insightd.services.insights import create_insight, find_insight, update_insight
 from insightd.services.representations import serialize_insights
@@ -174,8 +174,8 @@ def _respond(
         if from_dashboard is not None:
             found = dashboard_tile(session, actor.project_id, from_dashboard, insight.id)
             if found is not None:
-                tile = {"color": found.color, "layouts": found.layouts}
-                dashboard_filters = find_dashboard(session, actor.project_id, found.dashboard_id).filters
+                found_tile, dashboard_filters = found
+                tile = {"color": found_tile.color, "layouts": found_tile.layouts}
         session.expunge(insight)  # a detached copy: the effective query it gets is never saved
     # Computing may take a while: no database session is held meanwhile. The basic serializer shows the
     # saved query (PostHog's InsightBasicSerializer); otherwise the dashboard's filters apply to it.
