@@ -69,7 +69,7 @@ def expected_walks(
 
     out: dict[str, list[Walk]] = defaultdict(list)
     for evs in actors.values():
-        evs.sort(key=lambda x: (x[0], x[1][0] if x[1] else 0, x[2]))  # ties on time and step: by value
+        evs.sort(key=lambda x: (x[0], x[1][0] if x[1] else 0, x[2], x[1]))  # ties: by value, then steps
         entered = [s > 0 for x in evs for s in x[1]] if order == "unordered" else [x[1] == [1] for x in evs]
         if not any(entered):  # persons without a step-1 event (unordered: any step) are left out
             continue

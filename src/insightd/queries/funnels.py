@@ -198,7 +198,9 @@ class FunnelsRunner:
         keep = "1" if self.order == "strict" else "length(steps) > 0"
         sql = (
             "SELECT toString(events.pid) AS actor, "
-            "arraySort(x -> (x.1, x.2[1], x.3), "  # ties on time and step: by value, as in SQL
+            # ties on time and first step: by value, as in SQL, then by all the steps (the walk's tie rules
+            # depend on the order; this makes it the same on every run)
+            "arraySort(x -> (x.1, x.2[1], x.3, x.2), "
             "groupArray((toFloat64(toUnixTimestamp64Micro(events.timestamp)) "
             f"/ 1000000, steps, bd))) AS evs FROM {events} "
             f"WHERE {keep} GROUP BY actor HAVING countIf({self._entered('steps')}) > 0"
