@@ -143,13 +143,15 @@ def test_fifty_identical_requests_run_the_engine_once(
 ) -> None:
     client = heavy.client(limits=httpx.Limits(max_connections=64))
     counters = Counters(server)
-    leader = pool.submit(post_query, client, heavy, FINITE, "lead")
+    # Four times FINITE's rows (a few seconds), so on a busy machine all 49 join before it ends.
+    longer = FINITE + " cross join (select 1 from events limit 4) d"
+    leader = pool.submit(post_query, client, heavy, longer, "lead")
     wait_until(lambda: counters.executions == 1, "the leader's flight")
-    followers = [pool.submit(post_query, client, heavy, FINITE, f"f{i}") for i in range(49)]
+    followers = [pool.submit(post_query, client, heavy, longer, f"f{i}") for i in range(49)]
     wait_until(lambda: counters.coalesced == 49, "49 followers to join")
     responses = [leader.result(60)] + [f.result(60) for f in followers]
     assert [r.status_code for r in responses] == [200] * 50
-    assert {str(r.json()["results"]) for r in responses} == {str([[ROWS**3]])}
+    assert {str(r.json()["results"]) for r in responses} == {str([[ROWS**3 * 4]])}
     assert counters.executions == 1
 
 
